@@ -1,0 +1,75 @@
+"""The ledger of exact integer counts a run produces, per step, summed over the batch.
+
+Definitions follow NeuroBench (``../shared/reference/energy-model.md`` section 6):
+
+- ``synaptic_events[t, q]``: presynaptic spikes arriving at step ``t`` through projection ``q``,
+  each times the non-zero synapses it reaches (convolution borders and stride exact; a spike through
+  a pool reaches the composite synapses of pool and weights). A spike count of 2 is two spikes.
+- ``effective_macs[t, q]``: the same for analog input: non-zero input values times non-zero synapses.
+- ``dense_macs[t, q]``: every synapse of the weighted op on its own input, every step (NeuroBench
+  Dense: inputs and weights all one, zero weights included, borders exact).
+- ``spikes[t, p]``, ``neuron_updates[t, p]`` (every neuron every step),
+  ``membrane_updates[t, p]`` (NeuroBench MembraneUpdates: all neurons at step 0, then those whose
+  membrane changed).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+
+PROJECTION_COUNTS = ("synaptic_events", "effective_macs", "dense_macs")
+POPULATION_COUNTS = ("spikes", "neuron_updates", "membrane_updates")
+
+
+@dataclass(frozen=True, eq=False)
+class Counts:
+    """Per-step int64 counts of one run; ``totals()`` sums over steps."""
+
+    projections: tuple
+    populations: tuple
+    batch: int
+    synaptic_events: np.ndarray
+    effective_macs: np.ndarray
+    dense_macs: np.ndarray
+    spikes: np.ndarray
+    neuron_updates: np.ndarray
+    membrane_updates: np.ndarray
+
+    def __eq__(self, other):
+        if not isinstance(other, Counts):
+            return NotImplemented
+        return all(np.array_equal(getattr(self, f.name), getattr(other, f.name)) for f in fields(self))
+
+    __hash__ = None
+
+    @property
+    def steps(self) -> int:
+        return self.spikes.shape[0]
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """``{count name: {layer name: total over steps and batch}}``."""
+        out = {}
+        for key in PROJECTION_COUNTS:
+            out[key] = dict(zip(self.projections, getattr(self, key).sum(axis=0).tolist()))
+        for key in POPULATION_COUNTS:
+            out[key] = dict(zip(self.populations, getattr(self, key).sum(axis=0).tolist()))
+        return out
+
+    @property
+    def activity(self) -> float:
+        """Synaptic events and effective MACs divided by dense MACs, over the whole network."""
+        dense = int(self.dense_macs.sum())
+        return float(self.synaptic_events.sum() + self.effective_macs.sum()) / dense if dense else 0.0
+
+    def table(self) -> str:
+        """A readable per-layer summary, per sample."""
+        t = self.totals()
+        lines = [f"counts per sample ({self.batch} samples, {self.steps} steps)",
+                 f"{'projection':<24}{'syn. events':>14}{'eff. MACs':>14}{'dense MACs':>14}"]
+        for name in self.projections:
+            lines.append(f"{name:<24}" + "".join(f"{t[k][name] / self.batch:>14.1f}" for k in PROJECTION_COUNTS))
+        lines.append(f"{'population':<24}{'spikes':>14}{'updates':>14}{'mem. updates':>14}")
+        for name in self.populations:
+            lines.append(f"{name:<24}" + "".join(f"{t[k][name] / self.batch:>14.1f}" for k in POPULATION_COUNTS))
+        return "\n".join(lines)

@@ -1,0 +1,60 @@
+"""Run a network event-driven (numba) or densely (torch reference) and count what happened."""
+from __future__ import annotations
+
+from ..errors import ValidationError
+from ..network import Network
+from .compile import Plan, compile_network
+from .dense import run_dense
+from .event import run_event
+from .result import RunResult
+from .stimulus import Stimulus, currents, poisson, spikes
+
+BACKENDS = ("event", "dense")
+
+
+def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None, *, batch: int | None = None,
+        backend: str = "event", record=(), record_membrane: bool = False, plan: Plan | None = None) -> RunResult:
+    """Run ``net`` on ``stimulus`` for ``steps`` steps.
+
+    ``stimulus`` comes from ``spikes``, ``currents``, ``poisson`` or ``spiking.datasets``; a network
+    without an input population runs with ``stimulus=None`` and an explicit ``batch`` (default 1).
+    ``steps`` defaults to the stimulus length. ``record`` names populations whose spikes to keep.
+    ``plan`` reuses a ``compile_network(net)`` result across runs of the event backend.
+    """
+    if backend not in BACKENDS:
+        raise ValidationError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    net.validate()
+    record = tuple([record] if isinstance(record, str) else record)
+    for name in record:
+        if name not in net.populations:
+            raise ValidationError(f"record: no population named '{name}'")
+    inp = net.input_population
+    if inp is None:
+        if stimulus is not None:
+            raise ValidationError("network has no input population but a stimulus was given")
+        batch = 1 if batch is None else batch
+    else:
+        if not isinstance(stimulus, Stimulus):
+            raise ValidationError(f"input '{inp.name}' needs a Stimulus (spiking.spikes, currents, poisson), "
+                                  f"got {type(stimulus).__name__}")
+        if stimulus.shape != inp.shape:
+            raise ValidationError(f"input '{inp.name}' has shape {inp.shape}, stimulus has shape {stimulus.shape}")
+        if batch is not None and batch != stimulus.batch:
+            raise ValidationError(f"batch={batch} but the stimulus has batch {stimulus.batch}")
+        batch = stimulus.batch
+    if steps is None:
+        if stimulus is None or stimulus.constant:
+            raise ValidationError("steps must be given for a constant or absent stimulus")
+        steps = stimulus.steps
+    if int(steps) != steps or steps < 1:
+        raise ValidationError(f"steps must be a positive whole number, got {steps}")
+    if stimulus is not None and not stimulus.constant and stimulus.steps != steps:
+        raise ValidationError(f"steps={steps} but the stimulus has {stimulus.steps} steps")
+    if int(batch) != batch or batch < 1:
+        raise ValidationError(f"batch must be a positive whole number, got {batch}")
+    if backend == "dense":
+        return run_dense(net, stimulus, int(steps), int(batch), record, record_membrane)
+    return run_event(plan or compile_network(net), stimulus, int(steps), int(batch), record, record_membrane)
+
+
+__all__ = ["run", "RunResult", "Stimulus", "spikes", "currents", "poisson", "compile_network", "Plan"]

@@ -1,0 +1,246 @@
+"""Compile a network once into the flat arrays the kernels run on.
+
+Every projection becomes one of three kernel operations on presynaptic neuron indices:
+DENSE (a row of ``weight.T`` per presynaptic neuron), CSR (only the non-zero synapses) or CONV
+(convolution fan-out, computed per event). Pooling is folded into the weights that follow it: a
+tiling pool before a convolution becomes a strided convolution with a larger kernel, a pool
+before Linear/Sparse weights becomes rows of the composite matrix, and a pool on its own becomes
+a depthwise convolution. The composite synapses are exactly what a spike reaches, so
+``fanout[j]`` (non-zero synapses of presynaptic neuron ``j``) gives synaptic events per spike.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..network import Network
+from ..network.ops import POOLS, Conv2d, Linear, Sparse
+from ..neurons import RESETS
+
+DENSE, CSR, CONV = 0, 1, 2
+CONV_FIELDS = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw",
+               "c_in_group", "c_out_group", "crop_h", "crop_w")
+
+
+@dataclass(frozen=True)
+class KernelOp:
+    """One projection in kernel form, before concatenation."""
+
+    kind: int
+    weights: np.ndarray                 # DENSE: [n_pre, n_post]; CSR: values; CONV: [C_in, kh, kw, C_out/groups]
+    fanout: np.ndarray                  # non-zero synapses reached per presynaptic neuron, int64
+    dense_macs: int                     # NeuroBench Dense of the weighted op, per sample and step
+    csr_ptr: np.ndarray | None = None
+    csr_post: np.ndarray | None = None
+    conv: tuple | None = None           # CONV_FIELDS
+
+
+def _axis_taps(size: int, out: int, kernel: int, stride: int, pad: int, crop: int) -> np.ndarray:
+    """taps[i, d] is True where input position i meets kernel offset d at some valid output position."""
+    i = np.arange(size)[:, None]
+    d = np.arange(kernel)[None, :]
+    o, rem = np.divmod(i + pad - d, stride)
+    return (rem == 0) & (o >= 0) & (o < out) & (i < crop)
+
+
+def _conv_fanout(nnz: np.ndarray, h: int, w: int, conv: dict) -> np.ndarray:
+    """Per input neuron (C, H, W): sum over reachable kernel offsets of ``nnz[c, dy, dx]``."""
+    ty = _axis_taps(h, conv["h_out"], conv["kh"], conv["sh"], conv["ph"], conv["crop_h"]).astype(np.int64)
+    tx = _axis_taps(w, conv["w_out"], conv["kw"], conv["sw"], conv["pw"], conv["crop_w"]).astype(np.int64)
+    return np.einsum("yd,xe,cde->cyx", ty, tx, nnz.astype(np.int64)).ravel()
+
+
+def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padding, groups: int,
+             crop=None) -> KernelOp:
+    c_out, c_in_g, kh, kw = weight.shape
+    c_in, h, w = in_shape
+    c_out_g = c_out // groups
+    conv = dict(c_in=c_in, h=h, w=w, c_out=c_out, h_out=out_shape[1], w_out=out_shape[2], kh=kh, kw=kw,
+                sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1], c_in_group=c_in_g,
+                c_out_group=c_out_g, crop_h=crop[0] if crop else h, crop_w=crop[1] if crop else w)
+    # wk[c, dy, dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]
+    wk = weight.reshape(groups, c_out_g, c_in_g, kh, kw).transpose(0, 2, 3, 4, 1).reshape(c_in, kh, kw, c_out_g)
+    fanout = _conv_fanout(np.count_nonzero(wk, axis=3), h, w, conv)
+    dense = _conv_fanout(np.full((c_in, kh, kw), c_out_g), h, w, conv).sum()
+    return KernelOp(CONV, np.ascontiguousarray(wk, dtype=np.float32), fanout, int(dense),
+                    conv=tuple(conv[f] for f in CONV_FIELDS))
+
+
+def _csr_op(n_post: int, ptr: np.ndarray, post: np.ndarray, values: np.ndarray, dense_macs: int) -> KernelOp:
+    rows = np.repeat(np.arange(len(ptr) - 1), np.diff(ptr))
+    fanout = np.bincount(rows[values != 0], minlength=len(ptr) - 1).astype(np.int64)
+    return KernelOp(CSR, values.astype(np.float32), fanout, dense_macs, ptr.astype(np.int64), post.astype(np.int64))
+
+
+def _matrix_op(weight_t: np.ndarray) -> KernelOp:
+    wt = np.ascontiguousarray(weight_t, dtype=np.float32)
+    return KernelOp(DENSE, wt, np.count_nonzero(wt, axis=1).astype(np.int64), int(wt.size))
+
+
+def _pooled_index(shape: tuple, pool) -> np.ndarray:
+    """For a tiling pool: the pooled neuron each input neuron falls in, or -1 if no window covers it."""
+    c, h, w = shape
+    (kh, kw) = pool.kernel_size
+    hp, wp = h // kh, w // kw
+    y = np.arange(h)[:, None]
+    x = np.arange(w)[None, :]
+    inside = (y < hp * kh) & (x < wp * kw)
+    q = np.where(inside, (y // kh) * wp + (x // kw), -1)
+    return np.where(inside[None], np.arange(c)[:, None, None] * hp * wp + q[None], -1).ravel()
+
+
+def compile_projection(proj, pre_shape: tuple, post_shape: tuple) -> KernelOp:
+    """Fold one projection's chain of ops into a single kernel operation."""
+    pool, weighted = proj.pool, proj.weighted
+    n_pre, n_post = int(np.prod(pre_shape)), int(np.prod(post_shape))
+    if pool is None and weighted is None:
+        ident = np.arange(n_pre + 1)
+        return _csr_op(n_post, ident, np.arange(n_pre), np.ones(n_pre, np.float32), n_pre)
+    if weighted is None:
+        c = pre_shape[0]
+        w = np.full((c, 1) + pool.kernel_size, pool.scale, dtype=np.float32)
+        return _conv_op(w, pre_shape, post_shape, pool.stride, pool.padding, groups=c)
+    if pool is None:
+        if isinstance(weighted, Conv2d):
+            return _conv_op(weighted.weight, pre_shape, post_shape, weighted.stride, weighted.padding, weighted.groups)
+        if isinstance(weighted, Linear):
+            return _matrix_op(weighted.weight.T)
+        return _csr_op(n_post, weighted.pre_ptr, weighted.post, weighted.values, n_pre * n_post)
+    pooled_shape = pool.output_shape(pre_shape)
+    scale = np.float32(pool.scale)
+    if isinstance(weighted, Conv2d):
+        ph, pw = pool.kernel_size
+        base = _conv_op(weighted.weight, pooled_shape, post_shape, weighted.stride, weighted.padding, weighted.groups)
+        w = scale * np.repeat(np.repeat(weighted.weight, ph, axis=2), pw, axis=3)
+        op = _conv_op(w, pre_shape, post_shape, (weighted.stride[0] * ph, weighted.stride[1] * pw),
+                      (weighted.padding[0] * ph, weighted.padding[1] * pw), weighted.groups,
+                      crop=(pooled_shape[1] * ph, pooled_shape[2] * pw))
+        return KernelOp(CONV, op.weights, op.fanout, base.dense_macs, conv=op.conv)
+    q = _pooled_index(pre_shape, pool)
+    n_pooled = int(np.prod(pooled_shape))
+    if isinstance(weighted, Linear):
+        wt = np.vstack([weighted.weight.T, np.zeros((1, n_post), np.float32)])[q] * scale
+        op = _matrix_op(wt)
+        return KernelOp(DENSE, op.weights, op.fanout, n_pooled * n_post)
+    lengths = np.where(q >= 0, np.diff(weighted.pre_ptr)[q], 0)
+    ptr = np.concatenate([[0], np.cumsum(lengths)])
+    take = np.concatenate([np.arange(weighted.pre_ptr[j], weighted.pre_ptr[j + 1]) for j in q if j >= 0] or
+                          [np.zeros(0, np.int64)]).astype(np.int64)
+    return _csr_op(n_post, ptr, weighted.post[take], weighted.values[take] * scale, n_pooled * n_post)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A network compiled to flat arrays, in run order. Built once, run many times."""
+
+    names: tuple                 # population names in run order
+    shapes: tuple
+    start: np.ndarray            # [P+1] first neuron index of each population
+    input_pop: int               # index of the input population, or -1
+    output_pop: int
+    reset_mode: np.ndarray       # [P] int64 index into RESETS
+    has_synapse: np.ndarray      # [P] bool: CubaLIF synaptic current
+    neuron: np.ndarray           # [7, N] float32: v_threshold, beta, v_leak, alpha, v_reset, bias, v_init
+    refractory: np.ndarray       # [N] int64
+    projection_names: tuple
+    proj_pre: np.ndarray
+    proj_post: np.ndarray
+    proj_kind: np.ndarray
+    proj_delay: np.ndarray
+    proj_woff: np.ndarray        # offset into the weights of its kind
+    proj_fanoff: np.ndarray      # offset into fanout
+    proj_dense_macs: np.ndarray
+    out_ptr: np.ndarray          # outgoing projections of population p: out_proj[out_ptr[p]:out_ptr[p+1]]
+    out_proj: np.ndarray
+    dense_w: np.ndarray
+    csr_ptr: np.ndarray
+    csr_post: np.ndarray
+    csr_val: np.ndarray
+    conv_par: np.ndarray         # [Q, 16] int64, CONV_FIELDS
+    conv_w: np.ndarray
+    fanout: np.ndarray
+    n_slots: int                 # ring-buffer depth: max delay + 1
+
+    @property
+    def n_neurons(self) -> int:
+        return int(self.start[-1])
+
+
+NEURON_ROWS = ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init")
+
+
+def compile_network(net: Network) -> Plan:
+    """Validate ``net`` and lay it out as a :class:`Plan`."""
+    net.validate()
+    order = net.order
+    names = tuple(p.name for p in order)
+    sizes = [p.size for p in order]
+    start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    n = int(start[-1])
+    neuron = np.zeros((len(NEURON_ROWS), n), np.float32)
+    neuron[0] = np.inf
+    refractory = np.zeros(n, np.int64)
+    reset_mode = np.zeros(len(order), np.int64)
+    has_synapse = np.array([bool(p.neuron is not None and p.neuron.has_synapse) for p in order])
+    for k, pop in enumerate(order):
+        if pop.is_input:
+            continue
+        params = pop.neuron.params()
+        sl = slice(start[k], start[k + 1])
+        for r, key in enumerate(NEURON_ROWS):
+            neuron[r, sl] = params[key].reshape(-1)
+        refractory[sl] = params["refractory"].reshape(-1)
+        reset_mode[k] = RESETS.index(pop.neuron.reset)
+
+    projs = list(net.projections.values())
+    ops = [compile_projection(p, net.populations[p.pre].shape, net.populations[p.post].shape) for p in projs]
+    pre = np.array([names.index(p.pre) for p in projs], np.int64)
+    post = np.array([names.index(p.post) for p in projs], np.int64)
+    order_out = np.argsort(pre, kind="stable")
+    out_ptr = np.zeros(len(order) + 1, np.int64)
+    np.cumsum(np.bincount(pre, minlength=len(order)), out=out_ptr[1:])
+
+    woff, fanoff, dense_w, csr_ptr, csr_post, csr_val, conv_w, fanout = [], [], [], [], [], [], [], []
+    conv_par = np.zeros((len(projs), len(CONV_FIELDS)), np.int64)
+    sizes_of = {DENSE: 0, CSR: 0, CONV: 0}
+    n_fan = 0
+    n_csr_syn = 0
+    for q, op in enumerate(ops):
+        fanoff.append(n_fan)
+        fanout.append(op.fanout)
+        n_fan += len(op.fanout)
+        if op.kind == DENSE:
+            woff.append(sizes_of[DENSE])
+            dense_w.append(op.weights.ravel())
+            sizes_of[DENSE] += op.weights.size
+        elif op.kind == CSR:
+            woff.append(sizes_of[CSR])
+            csr_ptr.append(op.csr_ptr + n_csr_syn)
+            csr_post.append(op.csr_post)
+            csr_val.append(op.weights)
+            sizes_of[CSR] += len(op.csr_ptr)
+            n_csr_syn += len(op.csr_post)
+        else:
+            woff.append(sizes_of[CONV])
+            conv_w.append(op.weights.ravel())
+            conv_par[q] = op.conv
+            sizes_of[CONV] += op.weights.size
+
+    def cat(parts, dtype):
+        return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
+
+    return Plan(
+        names=names, shapes=tuple(p.shape for p in order), start=start,
+        input_pop=next((k for k, p in enumerate(order) if p.is_input), -1),
+        output_pop=names.index(net.output_name), reset_mode=reset_mode, has_synapse=has_synapse, neuron=neuron, refractory=refractory,
+        projection_names=tuple(p.name for p in projs), proj_pre=pre, proj_post=post,
+        proj_kind=np.array([op.kind for op in ops], np.int64),
+        proj_delay=np.array([p.delay for p in projs], np.int64),
+        proj_woff=np.array(woff, np.int64), proj_fanoff=np.array(fanoff, np.int64),
+        proj_dense_macs=np.array([op.dense_macs for op in ops], np.int64),
+        out_ptr=out_ptr, out_proj=order_out.astype(np.int64),
+        dense_w=cat(dense_w, np.float32), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
+        csr_val=cat(csr_val, np.float32), conv_par=conv_par, conv_w=cat(conv_w, np.float32),
+        fanout=cat(fanout, np.int64), n_slots=int(max([p.delay for p in projs], default=0)) + 1,
+    )

@@ -1,0 +1,179 @@
+"""The dense reference backend: time-stepped torch on the network as written, op by op.
+
+It shares no code with the event-driven path beyond the network description: projections run as
+torch pooling, reshape, matmul and convolution; counts come from applying the same ops to masks
+(non-zero weights, non-zero inputs), so the two backends check each other.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..counts import Counts
+from ..network import Network
+from ..network.ops import AvgPool2d, Conv2d, Flatten, Linear, Sparse, SumPool2d
+from ..neurons import IF
+from .result import RunResult
+from .stimulus import Stimulus
+
+
+def _apply(op, x: torch.Tensor, weight: torch.Tensor | None = None, as_sum: bool = False) -> torch.Tensor:
+    """One op on a batch ``x``; ``weight`` overrides the op's weights, ``as_sum`` turns pools into sums."""
+    if isinstance(op, Flatten):
+        return x.reshape(x.shape[0], -1)
+    if isinstance(op, (Linear, Sparse)):
+        return x @ weight.T
+    if isinstance(op, Conv2d):
+        return F.conv2d(x, weight, stride=op.stride, padding=op.padding, groups=op.groups)
+    if isinstance(op, AvgPool2d) and not as_sum:
+        return F.avg_pool2d(x, op.kernel_size, op.stride, op.padding)
+    if isinstance(op, SumPool2d):
+        return F.avg_pool2d(x, op.kernel_size, op.stride, op.padding, divisor_override=1)
+    raise TypeError(type(op).__name__)
+
+
+def _weights(op) -> torch.Tensor | None:
+    if isinstance(op, Linear) or isinstance(op, Conv2d):
+        return torch.from_numpy(op.weight)
+    if isinstance(op, Sparse):
+        return torch.from_numpy(op.to_dense())
+    return None
+
+
+class _Projection:
+    """A projection's ops with torch weights, their non-zero masks, and its dense MACs per sample and step."""
+
+    def __init__(self, proj, pre_shape: tuple):
+        self.proj = proj
+        self.weights = [_weights(op) for op in proj.ops]
+        dt = torch.float64
+        self.masks = [None if w is None else (w != 0).to(dt) for w in self.weights]
+        x = torch.ones((1,) + pre_shape, dtype=dt)
+        dense = x.sum()
+        for op, w in zip(proj.ops, self.weights):
+            if w is not None or isinstance(op, SumPool2d):
+                ones = None if w is None else torch.ones_like(w, dtype=dt)
+                dense = _apply(op, torch.ones_like(x), ones, as_sum=True).sum()
+            x = _apply(op, x, None if w is None else w.to(dt), as_sum=True)
+        self.dense_macs = int(dense)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        for op, w in zip(self.proj.ops, self.weights):
+            x = _apply(op, x, w)
+        return x.reshape(x.shape[0], -1)
+
+    def reach(self, x: torch.Tensor) -> int:
+        """Sum over inputs of value times non-zero synapses reached (pools as window sums)."""
+        x = x.to(torch.float64)
+        for op, m in zip(self.proj.ops, self.masks):
+            x = _apply(op, x, m, as_sum=True)
+        return int(x.sum())
+
+
+def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
+    value = np.asarray(neuron.params()[key], np.float64).reshape(-1)
+    return torch.from_numpy(np.broadcast_to(value, (size,)).astype(np.float32).copy())
+
+
+def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, record: tuple,
+              record_membrane: bool) -> RunResult:
+    """Run ``net`` time-stepped in torch float32 with the equations of ``spiking.neurons``."""
+    order = net.order
+    projs = list(net.projections.values())
+    compiled = {p.name: _Projection(p, net.populations[p.pre].shape) for p in projs}
+    incoming = {pop.name: [p for p in projs if p.post == pop.name] for pop in order}
+    depth = max([p.delay for p in projs], default=0) + 1
+    history = {pop.name: [] for pop in order}
+    state = {}
+    for pop in order:
+        if pop.is_input:
+            continue
+        params = {k: _param(pop.neuron, k, pop.size) for k in
+                  ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init")}
+        params["refractory"] = torch.from_numpy(
+            np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (pop.size,)).astype(np.int64).copy())
+        state[pop.name] = dict(
+            p=params, v=params["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.size),
+            left=torch.zeros(batch, pop.size, dtype=torch.int64), fired=torch.zeros(batch, pop.size, dtype=torch.bool))
+    names = tuple(p.name for p in order)
+    q_index = {p.name: q for q, p in enumerate(projs)}
+    events = np.zeros((steps, len(projs)), np.int64)
+    macs = np.zeros_like(events)
+    spikes = np.zeros((steps, len(order)), np.int64)
+    mem_updates = np.zeros_like(spikes)
+    recorded = {name: np.zeros((steps, batch) + net.populations[name].shape, np.uint8) for name in record}
+    out = net.output_name
+    out_pop = net.populations[out]
+    out_spikes = torch.zeros(batch, out_pop.size, dtype=torch.int64)
+    trace = np.zeros((steps, batch) + out_pop.shape, np.float32) if record_membrane else None
+
+    for t in range(steps):
+        for k, pop in enumerate(order):
+            if pop.is_input:
+                x = torch.from_numpy(stim.dense_step(t)) if stim is not None else torch.zeros((batch,) + pop.shape)
+                if not (stim is not None and stim.analog):
+                    spikes[t, k] = int(x.to(torch.int64).sum())
+            else:
+                cur = torch.zeros(batch, pop.size)
+                for proj in incoming[pop.name]:
+                    past = history[proj.pre]
+                    lag = proj.delay - (0 if net.rank(proj.pre) < k else 1)
+                    if len(past) <= lag:
+                        continue
+                    src = past[-1 - lag]
+                    cur = cur + compiled[proj.name](src)
+                    analog = net.populations[proj.pre].is_input and stim is not None and stim.analog
+                    if analog:
+                        macs[t, q_index[proj.name]] += compiled[proj.name].reach((src != 0).to(torch.float64))
+                    else:
+                        events[t, q_index[proj.name]] += compiled[proj.name].reach(src)
+                s, changed = _step(pop.neuron.reset, pop.neuron.has_synapse, state[pop.name], cur, t == 0)
+                spikes[t, k] = int(s.sum())
+                mem_updates[t, k] = changed
+                x = s.to(torch.float32).reshape((batch,) + pop.shape)
+                if pop.name == out:
+                    out_spikes += s.to(torch.int64)
+                    if trace is not None:
+                        trace[t] = state[pop.name]["v"].numpy().reshape((batch,) + pop.shape)
+            history[pop.name].append(x)
+            del history[pop.name][:-depth]
+            if pop.name in recorded:
+                recorded[pop.name][t] = x.numpy().astype(np.uint8)
+    sizes = np.array([0 if p.is_input else p.size for p in order], np.int64)
+    counts = Counts(
+        projections=tuple(p.name for p in projs), populations=names, batch=batch,
+        synaptic_events=events, effective_macs=macs,
+        dense_macs=np.tile(np.array([compiled[p.name].dense_macs for p in projs], np.int64) * batch, (steps, 1)),
+        spikes=spikes, neuron_updates=np.tile(sizes * batch, (steps, 1)), membrane_updates=mem_updates)
+    membrane = state[out]["v"].numpy().reshape((batch,) + out_pop.shape).copy()
+    return RunResult(out, out_spikes.numpy().reshape((batch,) + out_pop.shape), membrane, trace, recorded, counts)
+
+
+def _step(reset: str, has_syn: bool, st: dict, cur: torch.Tensor, first: bool):
+    """One update of a population's state (``spiking.neurons``); returns (spikes, membranes changed)."""
+    p = st["p"]
+    drive = cur + p["bias"]
+    if has_syn:
+        st["syn"] = p["alpha"] * st["syn"] + drive
+        drive = st["syn"]
+    v0, r = st["v"], st["fired"]
+    rf = r.to(torch.float32)
+    leak, beta, thr = p["v_leak"], p["beta"], p["v_threshold"]
+    if reset == "hard":
+        v1 = leak + beta * (torch.where(r, p["v_reset"].expand_as(v0), v0) - leak) + drive
+        held = torch.where(r, p["v_reset"].expand_as(v0), v0)
+    elif reset == "subtract":
+        v1 = (leak + beta * (v0 - leak) + drive) - rf * thr
+        held = torch.where(r, v0 - thr, v0)
+    else:
+        v1 = leak + beta * (v0 - leak) + drive
+        held = v0
+    refractory = st["left"] > 0
+    v = torch.where(refractory, held, v1)
+    s = ~refractory & (v1 > thr)
+    st["left"] = torch.where(refractory, st["left"] - 1, torch.where(s, p["refractory"].expand_as(v0), 0))
+    st["fired"] = s
+    st["v"] = v
+    changed = v0.numel() if first else int((v != v0).sum())
+    return s, changed

@@ -1,0 +1,62 @@
+"""The event-driven backend: one call of the fused numba kernel per run."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..counts import Counts
+from ..kernels.network import run_network
+from .compile import Plan
+from .result import RunResult
+from .stimulus import Stimulus
+
+
+def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record: tuple,
+              record_membrane: bool) -> RunResult:
+    """Run a compiled network on a validated stimulus (see ``spiking.runtime.run``)."""
+    n_pop = len(plan.names)
+    n_proj = len(plan.projection_names)
+    rec_off = np.full(n_pop, -1, np.int64)
+    n_rec = 0
+    for name in record:
+        k = plan.names.index(name)
+        rec_off[k] = n_rec
+        n_rec += int(plan.start[k + 1] - plan.start[k])
+    out = plan.output_pop
+    n_out = int(plan.start[out + 1] - plan.start[out])
+    rec = np.zeros((batch, steps, n_rec), np.uint8)
+    mem_trace = np.zeros((batch, steps if record_membrane else 0, n_out), np.float32)
+    out_spikes = np.zeros((batch, n_out), np.int64)
+    out_mem = np.zeros((batch, n_out), np.float32)
+    events = np.zeros((batch, steps, n_proj), np.int64)
+    macs = np.zeros((batch, steps, n_proj), np.int64)
+    spikes = np.zeros((batch, steps, n_pop), np.int64)
+    mem_updates = np.zeros((batch, steps, n_pop), np.int64)
+    if stim is None:
+        stim = Stimulus(1, batch, (0,), np.zeros(batch + 1, np.int64), np.zeros(0, np.int64),
+                        np.zeros(0, np.float32), False)
+    run_network(steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_synapse, plan.neuron,
+                plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_woff,
+                plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post,
+                plan.csr_val, plan.conv_par, plan.conv_w, plan.fanout, plan.n_slots,
+                stim.ptr, stim.index, stim.value, stim.steps, stim.analog,
+                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates)
+    shape = plan.shapes[out]
+    recorded = {}
+    for name in record:
+        k = plan.names.index(name)
+        size = int(plan.start[k + 1] - plan.start[k])
+        block = rec[:, :, rec_off[k]:rec_off[k] + size]
+        recorded[name] = np.ascontiguousarray(block.transpose(1, 0, 2)).reshape((steps, batch) + plan.shapes[k])
+    sizes = np.diff(plan.start)
+    updates = np.where(np.arange(n_pop) == plan.input_pop, 0, sizes) * batch
+    counts = Counts(
+        projections=plan.projection_names, populations=plan.names, batch=batch,
+        synaptic_events=events.sum(axis=0), effective_macs=macs.sum(axis=0),
+        dense_macs=np.broadcast_to(plan.proj_dense_macs * batch, (steps, n_proj)).copy(),
+        spikes=spikes.sum(axis=0), neuron_updates=np.broadcast_to(updates, (steps, n_pop)).copy(),
+        membrane_updates=mem_updates.sum(axis=0))
+    trace = None
+    if record_membrane:
+        trace = np.ascontiguousarray(mem_trace.transpose(1, 0, 2)).reshape((steps, batch) + shape)
+    return RunResult(plan.names[out], out_spikes.reshape((batch,) + shape), out_mem.reshape((batch,) + shape),
+                     trace, recorded, counts)

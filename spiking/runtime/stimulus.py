@@ -1,0 +1,103 @@
+"""What a run is fed: spikes, analog currents, Poisson-encoded rates or binned camera events.
+
+All of them become one sparse layout the kernels read without dense frames: for each (step, sample)
+row, the indices of the active input neurons and their values.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import ValidationError
+
+
+@dataclass(frozen=True)
+class Stimulus:
+    """Sparse input: row ``t * batch + b`` holds ``index[ptr[row]:ptr[row+1]]`` and ``value`` alike.
+
+    ``steps`` is 1 for input that is the same at every step (a constant current).
+    ``analog`` input counts as MACs where it enters weights; spike input counts as synaptic events.
+    """
+
+    steps: int
+    batch: int
+    shape: tuple
+    ptr: np.ndarray
+    index: np.ndarray
+    value: np.ndarray
+    analog: bool
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape))
+
+    @property
+    def constant(self) -> bool:
+        return self.steps == 1
+
+    def dense_step(self, t: int) -> np.ndarray:
+        """Input of step ``t`` as a dense ``[batch, *shape]`` float32 array (for the dense reference)."""
+        row = (t if self.steps > 1 else 0) * self.batch
+        lo, hi = self.ptr[row], self.ptr[row + self.batch]
+        out = np.zeros((self.batch, self.size), np.float32)
+        samples = np.repeat(np.arange(self.batch), np.diff(self.ptr[row:row + self.batch + 1]))
+        out[samples, self.index[lo:hi]] = self.value[lo:hi]
+        return out.reshape((self.batch,) + self.shape)
+
+
+def _to_numpy(x) -> np.ndarray:
+    if hasattr(x, "detach"):
+        x = x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _from_dense(frames: np.ndarray, analog: bool) -> Stimulus:
+    steps, batch = frames.shape[:2]
+    flat = frames.reshape(steps * batch, -1)
+    rows, index = np.nonzero(flat)
+    ptr = np.zeros(steps * batch + 1, np.int64)
+    np.cumsum(np.bincount(rows, minlength=steps * batch), out=ptr[1:])
+    return Stimulus(steps, batch, tuple(frames.shape[2:]), ptr, index.astype(np.int64),
+                    flat[rows, index].astype(np.float32), analog)
+
+
+def spikes(x) -> Stimulus:
+    """Spike tensor ``[T, B, ...]``: 0/1 or whole spike counts per step (a count of 2 is two spikes)."""
+    a = _to_numpy(x)
+    if a.ndim < 3:
+        raise ValidationError(f"spikes must have shape [T, B, ...], got {a.shape}")
+    if a.dtype.kind == "b":
+        a = a.astype(np.uint8)
+    if a.dtype.kind not in "fiu":
+        raise ValidationError(f"spikes must be numeric, got dtype {a.dtype}")
+    if a.dtype.kind == "f" and not np.isfinite(a).all():
+        raise ValidationError("spikes contain NaN or infinite values")
+    if (a < 0).any() or (a != np.floor(a)).any() or (a > 255).any():
+        raise ValidationError("spikes must be whole counts in [0, 255]; use currents() for analog input")
+    return _from_dense(a, analog=False)
+
+
+def currents(x, per_step: bool = False) -> Stimulus:
+    """Analog input current: ``[B, ...]`` applied at every step, or ``[T, B, ...]`` with ``per_step=True``."""
+    a = _to_numpy(x).astype(np.float32)
+    if not np.isfinite(a).all():
+        raise ValidationError("currents contain NaN or infinite values")
+    if per_step:
+        if a.ndim < 3:
+            raise ValidationError(f"per-step currents must have shape [T, B, ...], got {a.shape}")
+        return _from_dense(a, analog=True)
+    if a.ndim < 2:
+        raise ValidationError(f"currents must have shape [B, ...], got {a.shape}")
+    return _from_dense(a[None], analog=True)
+
+
+def poisson(rates, steps: int, seed: int | None = 0) -> Stimulus:
+    """Bernoulli spikes with probability ``rates`` (in [0, 1], shape ``[B, ...]``) at each of ``steps`` steps."""
+    r = _to_numpy(rates).astype(np.float64)
+    if r.ndim < 2 or not np.isfinite(r).all() or (r < 0).any() or (r > 1).any():
+        raise ValidationError("rates must be a [B, ...] array of probabilities in [0, 1]")
+    if int(steps) != steps or steps < 1:
+        raise ValidationError(f"steps must be a positive whole number, got {steps}")
+    rng = np.random.default_rng(seed)
+    return _from_dense((rng.random((int(steps),) + r.shape) < r).astype(np.uint8), analog=False)
