@@ -7,6 +7,10 @@ tiling pool before a convolution becomes a strided convolution with a larger ker
 before Linear/Sparse weights becomes rows of the composite matrix, and a pool on its own becomes
 a depthwise convolution. The composite synapses are exactly what a spike reaches, so
 ``fanout[j]`` (non-zero synapses of presynaptic neuron ``j``) gives synaptic events per spike.
+
+Populations that receive a convolution are stored channel-last (H, W, C) inside the kernel, so that
+one event adds into consecutive output channels (vector adds); ``Plan.perm`` maps each internal
+position back to the population's C-order index, and results are returned in C order.
 """
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from ..neurons import RESETS
 
 DENSE, CSR, CONV = 0, 1, 2
 CONV_FIELDS = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw",
-               "c_in_group", "c_out_group", "crop_h", "crop_w")
+               "c_in_group", "c_out_group", "crop_h", "crop_w", "pre_hwc", "post_hwc")
 
 
 @dataclass(frozen=True)
@@ -58,7 +62,8 @@ def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padd
     c_out_g = c_out // groups
     conv = dict(c_in=c_in, h=h, w=w, c_out=c_out, h_out=out_shape[1], w_out=out_shape[2], kh=kh, kw=kw,
                 sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1], c_in_group=c_in_g,
-                c_out_group=c_out_g, crop_h=crop[0] if crop else h, crop_w=crop[1] if crop else w)
+                c_out_group=c_out_g, crop_h=crop[0] if crop else h, crop_w=crop[1] if crop else w,
+                pre_hwc=0, post_hwc=0)
     # wk[c, dy, dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]
     wk = weight.reshape(groups, c_out_g, c_in_g, kh, kw).transpose(0, 2, 3, 4, 1).reshape(c_in, kh, kw, c_out_g)
     fanout = _conv_fanout(np.count_nonzero(wk, axis=3), h, w, conv)
@@ -140,8 +145,8 @@ class Plan:
     input_pop: int               # index of the input population, or -1
     output_pop: int
     reset_mode: np.ndarray       # [P] int64 index into RESETS
-    has_synapse: np.ndarray      # [P] bool: CubaLIF synaptic current
-    neuron: np.ndarray           # [7, N] float32: v_threshold, beta, v_leak, alpha, v_reset, bias, v_init
+    has_refractory: np.ndarray   # [P] bool: some neuron has a refractory period
+    neuron: np.ndarray           # [7, N] float32: v_threshold, beta, v_leak, alpha (0: no synaptic current), v_reset, bias, v_init
     refractory: np.ndarray       # [N] int64
     projection_names: tuple
     proj_pre: np.ndarray
@@ -161,6 +166,7 @@ class Plan:
     conv_w: np.ndarray
     fanout: np.ndarray
     n_slots: int                 # ring-buffer depth: max delay + 1
+    perm: tuple                  # per population: C-order index of each internal position
 
     @property
     def n_neurons(self) -> int:
@@ -182,7 +188,6 @@ def compile_network(net: Network) -> Plan:
     neuron[0] = np.inf
     refractory = np.zeros(n, np.int64)
     reset_mode = np.zeros(len(order), np.int64)
-    has_synapse = np.array([bool(p.neuron is not None and p.neuron.has_synapse) for p in order])
     for k, pop in enumerate(order):
         if pop.is_input:
             continue
@@ -197,6 +202,13 @@ def compile_network(net: Network) -> Plan:
     ops = [compile_projection(p, net.populations[p.pre].shape, net.populations[p.post].shape) for p in projs]
     pre = np.array([names.index(p.pre) for p in projs], np.int64)
     post = np.array([names.index(p.post) for p in projs], np.int64)
+    hwc = {int(post[q]) for q, op in enumerate(ops) if op.kind == CONV}
+    perm = [_channel_last(order[k].shape) if k in hwc else np.arange(order[k].size) for k in range(len(order))]
+    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc, post[q] in hwc) for q, op in enumerate(ops)]
+    for k in hwc:
+        sl = slice(start[k], start[k + 1])
+        neuron[:, sl] = neuron[:, sl][:, perm[k]]
+        refractory[sl] = refractory[sl][perm[k]]
     order_out = np.argsort(pre, kind="stable")
     out_ptr = np.zeros(len(order) + 1, np.int64)
     np.cumsum(np.bincount(pre, minlength=len(order)), out=out_ptr[1:])
@@ -233,7 +245,9 @@ def compile_network(net: Network) -> Plan:
     return Plan(
         names=names, shapes=tuple(p.shape for p in order), start=start,
         input_pop=next((k for k, p in enumerate(order) if p.is_input), -1),
-        output_pop=names.index(net.output_name), reset_mode=reset_mode, has_synapse=has_synapse, neuron=neuron, refractory=refractory,
+        output_pop=names.index(net.output_name), reset_mode=reset_mode,
+        has_refractory=np.array([bool(refractory[start[k]:start[k + 1]].any()) for k in range(len(order))]),
+        neuron=neuron, refractory=refractory,
         projection_names=tuple(p.name for p in projs), proj_pre=pre, proj_post=post,
         proj_kind=np.array([op.kind for op in ops], np.int64),
         proj_delay=np.array([p.delay for p in projs], np.int64),
@@ -243,4 +257,25 @@ def compile_network(net: Network) -> Plan:
         dense_w=cat(dense_w, np.float32), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
         csr_val=cat(csr_val, np.float32), conv_par=conv_par, conv_w=cat(conv_w, np.float32),
         fanout=cat(fanout, np.int64), n_slots=int(max([p.delay for p in projs], default=0)) + 1,
+        perm=tuple(perm),
     )
+
+
+def _channel_last(shape: tuple) -> np.ndarray:
+    """For a (C, H, W) population: the C-order index at each channel-last position."""
+    return np.arange(int(np.prod(shape))).reshape(shape).transpose(1, 2, 0).ravel()
+
+
+def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc: bool, post_hwc: bool) -> KernelOp:
+    """Express a C-order kernel op in the internal layouts of its populations."""
+    fanout = op.fanout[pre_perm]
+    if op.kind == CONV:
+        conv = op.conv[:-2] + (int(pre_hwc), int(post_hwc))
+        return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv)
+    if op.kind == DENSE:
+        return KernelOp(DENSE, np.ascontiguousarray(op.weights[pre_perm][:, post_perm]), fanout, op.dense_macs)
+    inverse = np.argsort(post_perm)
+    lengths = np.diff(op.csr_ptr)[pre_perm]
+    take = np.concatenate([np.arange(op.csr_ptr[j], op.csr_ptr[j + 1]) for j in pre_perm] or [np.zeros(0, np.int64)])
+    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return KernelOp(CSR, op.weights[take], fanout, op.dense_macs, ptr, inverse[op.csr_post[take]])

@@ -42,20 +42,26 @@ def _weights(op) -> torch.Tensor | None:
 
 
 class _Projection:
-    """A projection's ops with torch weights, their non-zero masks, and its dense MACs per sample and step."""
+    """A projection's ops with torch weights, the non-zero synapses each input reaches, and its dense MACs."""
 
     def __init__(self, proj, pre_shape: tuple):
         self.proj = proj
         self.weights = [_weights(op) for op in proj.ops]
-        dt = torch.float64
-        self.masks = [None if w is None else (w != 0).to(dt) for w in self.weights]
-        x = torch.ones((1,) + pre_shape, dtype=dt)
-        dense = x.sum()
+        masks = [None if w is None else (w != 0).to(torch.float64) for w in self.weights]
+        x = torch.zeros((1,) + pre_shape, dtype=torch.float64, requires_grad=True)
+        reach = x
+        for op, m in zip(proj.ops, masks):
+            reach = _apply(op, reach, m, as_sum=True)
+        reach.sum().backward()
+        # The masked ops are linear, so the gradient is each input's count of non-zero synapses reached.
+        self.fanout = x.grad.reshape(-1)
+        ones = torch.ones((1,) + pre_shape, dtype=torch.float64)
+        dense = ones.sum()
         for op, w in zip(proj.ops, self.weights):
             if w is not None or isinstance(op, SumPool2d):
-                ones = None if w is None else torch.ones_like(w, dtype=dt)
-                dense = _apply(op, torch.ones_like(x), ones, as_sum=True).sum()
-            x = _apply(op, x, None if w is None else w.to(dt), as_sum=True)
+                dense = _apply(op, torch.ones_like(ones), None if w is None else torch.ones_like(w, dtype=torch.float64),
+                               as_sum=True).sum()
+            ones = _apply(op, ones, None if w is None else torch.ones_like(w, dtype=torch.float64), as_sum=True)
         self.dense_macs = int(dense)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -64,11 +70,8 @@ class _Projection:
         return x.reshape(x.shape[0], -1)
 
     def reach(self, x: torch.Tensor) -> int:
-        """Sum over inputs of value times non-zero synapses reached (pools as window sums)."""
-        x = x.to(torch.float64)
-        for op, m in zip(self.proj.ops, self.masks):
-            x = _apply(op, x, m, as_sum=True)
-        return int(x.sum())
+        """Sum over inputs of value times non-zero synapses reached."""
+        return int(x.reshape(-1, len(self.fanout)).to(torch.float64).sum(0) @ self.fanout)
 
 
 def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
@@ -94,7 +97,8 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
         params["refractory"] = torch.from_numpy(
             np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (pop.size,)).astype(np.int64).copy())
         state[pop.name] = dict(
-            p=params, v=params["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.size),
+            p=params, plain=bool((params["beta"] == 1).all() and (params["v_leak"] == 0).all()),
+            refractory=bool((params["refractory"] > 0).any()), v=params["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.size),
             left=torch.zeros(batch, pop.size, dtype=torch.int64), fired=torch.zeros(batch, pop.size, dtype=torch.bool))
     names = tuple(p.name for p in order)
     q_index = {p.name: q for q, p in enumerate(projs)}
@@ -115,20 +119,23 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
                 if not (stim is not None and stim.analog):
                     spikes[t, k] = int(x.to(torch.int64).sum())
             else:
-                cur = torch.zeros(batch, pop.size)
+                cur = None
                 for proj in incoming[pop.name]:
                     past = history[proj.pre]
                     lag = proj.delay - (0 if net.rank(proj.pre) < k else 1)
                     if len(past) <= lag:
                         continue
                     src = past[-1 - lag]
-                    cur = cur + compiled[proj.name](src)
+                    delivered = compiled[proj.name](src)
+                    cur = delivered if cur is None else cur + delivered
                     analog = net.populations[proj.pre].is_input and stim is not None and stim.analog
                     if analog:
                         macs[t, q_index[proj.name]] += compiled[proj.name].reach((src != 0).to(torch.float64))
                     else:
                         events[t, q_index[proj.name]] += compiled[proj.name].reach(src)
-                s, changed = _step(pop.neuron.reset, pop.neuron.has_synapse, state[pop.name], cur, t == 0)
+                if cur is None:
+                    cur = torch.zeros(batch, pop.size)
+                s, changed = _step(pop.neuron, state[pop.name], cur, t == 0)
                 spikes[t, k] = int(s.sum())
                 mem_updates[t, k] = changed
                 x = s.to(torch.float32).reshape((batch,) + pop.shape)
@@ -150,30 +157,31 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
     return RunResult(out, out_spikes.numpy().reshape((batch,) + out_pop.shape), membrane, trace, recorded, counts)
 
 
-def _step(reset: str, has_syn: bool, st: dict, cur: torch.Tensor, first: bool):
+def _step(neuron: IF, st: dict, cur: torch.Tensor, first: bool):
     """One update of a population's state (``spiking.neurons``); returns (spikes, membranes changed)."""
     p = st["p"]
     drive = cur + p["bias"]
-    if has_syn:
+    if neuron.has_synapse:
         st["syn"] = p["alpha"] * st["syn"] + drive
         drive = st["syn"]
     v0, r = st["v"], st["fired"]
-    rf = r.to(torch.float32)
-    leak, beta, thr = p["v_leak"], p["beta"], p["v_threshold"]
-    if reset == "hard":
-        v1 = leak + beta * (torch.where(r, p["v_reset"].expand_as(v0), v0) - leak) + drive
-        held = torch.where(r, p["v_reset"].expand_as(v0), v0)
-    elif reset == "subtract":
-        v1 = (leak + beta * (v0 - leak) + drive) - rf * thr
-        held = torch.where(r, v0 - thr, v0)
+    thr = p["v_threshold"]
+    base = torch.where(r, p["v_reset"], v0) if neuron.reset == "hard" else v0
+    if st["plain"]:
+        v1 = base + drive  # leak + beta * (base - leak) is exactly base when beta == 1 and leak == 0
     else:
-        v1 = leak + beta * (v0 - leak) + drive
-        held = v0
-    refractory = st["left"] > 0
-    v = torch.where(refractory, held, v1)
-    s = ~refractory & (v1 > thr)
-    st["left"] = torch.where(refractory, st["left"] - 1, torch.where(s, p["refractory"].expand_as(v0), 0))
+        v1 = p["v_leak"] + p["beta"] * (base - p["v_leak"]) + drive
+    if neuron.reset == "subtract":
+        v1 = v1 - r * thr
+    if st["refractory"]:
+        held = {"hard": torch.where(r, p["v_reset"], v0), "subtract": torch.where(r, v0 - thr, v0), "none": v0}
+        blocked = st["left"] > 0
+        v1 = torch.where(blocked, held[neuron.reset], v1)
+        s = ~blocked & (v1 > thr)
+        st["left"] = torch.where(blocked, st["left"] - 1, torch.where(s, p["refractory"], 0))
+    else:
+        s = v1 > thr
     st["fired"] = s
-    st["v"] = v
-    changed = v0.numel() if first else int((v != v0).sum())
+    st["v"] = v1
+    changed = v0.numel() if first else int((v1 != v0).sum())
     return s, changed

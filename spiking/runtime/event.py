@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..counts import Counts
-from ..kernels.network import run_network
+from ..kernels.network import run_batch, run_batch_serial
 from .compile import Plan
 from .result import RunResult
 from .stimulus import Stimulus
@@ -33,19 +33,25 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     mem_updates = np.zeros((batch, steps, n_pop), np.int64)
     if stim is None:
         stim = Stimulus(1, batch, (0,), np.zeros(batch + 1, np.int64), np.zeros(0, np.int64),
-                        np.zeros(0, np.float32), False)
-    run_network(steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_synapse, plan.neuron,
-                plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_woff,
-                plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post,
-                plan.csr_val, plan.conv_par, plan.conv_w, plan.fanout, plan.n_slots,
-                stim.ptr, stim.index, stim.value, stim.steps, stim.analog,
-                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates)
+                        np.zeros(0, np.float32), False, True)
+    n = plan.n_neurons
+    buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, n), np.float32),
+               np.zeros((batch, n), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
+               np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32))
+    args = (steps, plan.start, plan.input_pop, out, plan.reset_mode,
+            plan.has_refractory, plan.neuron,
+            plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_woff, plan.proj_fanoff,
+            plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post, plan.csr_val, plan.conv_par,
+            plan.conv_w, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
+            stim.analog, rec_off)
+    outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
+    (run_batch if batch > 1 else run_batch_serial)(args, buffers, outputs)
     shape = plan.shapes[out]
     recorded = {}
     for name in record:
         k = plan.names.index(name)
         size = int(plan.start[k + 1] - plan.start[k])
-        block = rec[:, :, rec_off[k]:rec_off[k] + size]
+        block = _c_order(rec[:, :, rec_off[k]:rec_off[k] + size], plan.perm[k])
         recorded[name] = np.ascontiguousarray(block.transpose(1, 0, 2)).reshape((steps, batch) + plan.shapes[k])
     sizes = np.diff(plan.start)
     updates = np.where(np.arange(n_pop) == plan.input_pop, 0, sizes) * batch
@@ -57,6 +63,13 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
         membrane_updates=mem_updates.sum(axis=0))
     trace = None
     if record_membrane:
-        trace = np.ascontiguousarray(mem_trace.transpose(1, 0, 2)).reshape((steps, batch) + shape)
-    return RunResult(plan.names[out], out_spikes.reshape((batch,) + shape), out_mem.reshape((batch,) + shape),
-                     trace, recorded, counts)
+        trace = np.ascontiguousarray(_c_order(mem_trace, plan.perm[out]).transpose(1, 0, 2)).reshape((steps, batch) + shape)
+    return RunResult(plan.names[out], _c_order(out_spikes, plan.perm[out]).reshape((batch,) + shape),
+                     _c_order(out_mem, plan.perm[out]).reshape((batch,) + shape), trace, recorded, counts)
+
+
+def _c_order(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """Reorder the last axis from the kernel's internal layout to C order."""
+    out = np.empty_like(values)
+    out[..., perm] = values
+    return out

@@ -16,7 +16,7 @@ from ..errors import ValidationError
 class Stimulus:
     """Sparse input: row ``t * batch + b`` holds ``index[ptr[row]:ptr[row+1]]`` and ``value`` alike.
 
-    ``steps`` is 1 for input that is the same at every step (a constant current).
+    A ``constant`` stimulus has one row per sample (``steps == 1``), applied at every step.
     ``analog`` input counts as MACs where it enters weights; spike input counts as synaptic events.
     """
 
@@ -27,18 +27,15 @@ class Stimulus:
     index: np.ndarray
     value: np.ndarray
     analog: bool
+    constant: bool = False
 
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
 
-    @property
-    def constant(self) -> bool:
-        return self.steps == 1
-
     def dense_step(self, t: int) -> np.ndarray:
         """Input of step ``t`` as a dense ``[batch, *shape]`` float32 array (for the dense reference)."""
-        row = (t if self.steps > 1 else 0) * self.batch
+        row = (0 if self.constant else t) * self.batch
         lo, hi = self.ptr[row], self.ptr[row + self.batch]
         out = np.zeros((self.batch, self.size), np.float32)
         samples = np.repeat(np.arange(self.batch), np.diff(self.ptr[row:row + self.batch + 1]))
@@ -52,14 +49,14 @@ def _to_numpy(x) -> np.ndarray:
     return np.asarray(x)
 
 
-def _from_dense(frames: np.ndarray, analog: bool) -> Stimulus:
+def _from_dense(frames: np.ndarray, analog: bool, constant: bool = False) -> Stimulus:
     steps, batch = frames.shape[:2]
     flat = frames.reshape(steps * batch, -1)
     rows, index = np.nonzero(flat)
     ptr = np.zeros(steps * batch + 1, np.int64)
     np.cumsum(np.bincount(rows, minlength=steps * batch), out=ptr[1:])
     return Stimulus(steps, batch, tuple(frames.shape[2:]), ptr, index.astype(np.int64),
-                    flat[rows, index].astype(np.float32), analog)
+                    flat[rows, index].astype(np.float32), analog, constant)
 
 
 def spikes(x) -> Stimulus:
@@ -89,7 +86,7 @@ def currents(x, per_step: bool = False) -> Stimulus:
         return _from_dense(a, analog=True)
     if a.ndim < 2:
         raise ValidationError(f"currents must have shape [B, ...], got {a.shape}")
-    return _from_dense(a[None], analog=True)
+    return _from_dense(a[None], analog=True, constant=True)
 
 
 def poisson(rates, steps: int, seed: int | None = 0) -> Stimulus:

@@ -1,0 +1,37 @@
+"""The ``spiking`` command: ``spiking demo`` and ``spiking bench runtime``."""
+from __future__ import annotations
+
+import argparse
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spiking", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="run the runtime demo on the LeNet-like network")
+    demo.add_argument("--json", help="also write the figures to this JSON file")
+    bench = sub.add_parser("bench", help="side-by-side benchmarks")
+    which = bench.add_subparsers(dest="bench", required=True)
+    rt = which.add_parser("runtime", help="event-driven vs dense reference vs snnTorch over activity")
+    rt.add_argument("--json", help="write rows and fits to this JSON file")
+    rt.add_argument("--models", nargs="+", default=["mlp", "lenet"], choices=["mlp", "lenet"])
+    rt.add_argument("--batches", nargs="+", type=int, default=[1, 64])
+    rt.add_argument("--densities", nargs="+", type=float, default=None)
+    rt.add_argument("--steps", type=int, default=32)
+    rt.add_argument("--budget", type=float, default=1.0, help="seconds of repeats per timing (best is kept)")
+    return parser
+
+
+def main(argv=None) -> None:
+    args = _parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import main as demo_main
+        demo_main(args)
+    elif args.command == "bench":
+        from .bench import runtime
+        if args.densities is None:
+            args.densities = list(runtime.DENSITIES)
+        runtime.main(args)
+
+
+if __name__ == "__main__":
+    main()
