@@ -3,7 +3,8 @@
 MLP 784-1024-1024-10 and a LeNet-like CNN (conv 1->16 k5, avgpool 2, conv 16->32 k5, avgpool 2,
 linear 512->128, linear 128->10), IF neurons (threshold 1, reset by subtraction), no biases. Weights
 are uniform in [0, 2 / fan_in], so that the mean drive of a neuron per step equals the density of
-its input: every layer spikes at about the input's density.
+its input: every layer spikes at about the input's density. They are rounded to multiples of 2^-14,
+so every partial sum is exact in float32 and all backends and snnTorch spike identically.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ INPUT_SHAPES = {"mlp": (784,), "lenet": (1, 28, 28)}
 
 
 def _uniform(rng, shape, fan_in):
-    return (rng.random(shape) * (2.0 / fan_in)).astype(np.float32)
+    return (np.round(rng.random(shape) * (2.0 / fan_in) * 2 ** 14) / 2 ** 14).astype(np.float32)
 
 
 def mlp(seed: int = 0) -> Network:
