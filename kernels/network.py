@@ -35,18 +35,22 @@ def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fire
     """Advance neurons ``lo..hi-1`` one step (the update in ``spiking.neurons``).
 
     Reads and clears ``cur``; writes spiking neuron indices into ``act_idx``. Returns
-    (number of spikes, number of neurons whose membrane changed). Without refractory periods the
-    update loop is branch-free and vectorises.
+    (number of spikes, number of neurons whose membrane changed). The loops run over slices from
+    index 0 so that the compiler can drop negative-index handling and vectorise the update.
     """
-    thr, beta, leak, alpha, v_reset, bias = neuron[0], neuron[1], neuron[2], neuron[3], neuron[4], neuron[5]
+    n = hi - lo
+    cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
+    thr, beta, leak = neuron[0][lo:hi], neuron[1][lo:hi], neuron[2][lo:hi]
+    alpha, v_reset, bias = neuron[3][lo:hi], neuron[4][lo:hi], neuron[5][lo:hi]
     changed = 0
     if has_refractory:
-        for i in range(lo, hi):
+        left, refractory = refr_left[lo:hi], refractory[lo:hi]
+        for i in range(n):
             drive = _drive(i, cur, syn, alpha, bias)
             v0 = v[i]
             r = fired[i] != 0
-            if refr_left[i] > 0:
-                refr_left[i] -= 1
+            if left[i] > 0:
+                left[i] -= 1
                 v1 = v0
                 if r and mode == SUBTRACT:
                     v1 = v0 - thr[i]
@@ -57,12 +61,12 @@ def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fire
                 v1 = _membrane(v0, r, drive, mode, thr[i], beta[i], leak[i], v_reset[i])
                 spike = v1 > thr[i]
                 if spike:
-                    refr_left[i] = refractory[i]
+                    left[i] = refractory[i]
             v[i] = v1
             fired[i] = spike
             changed += v1 != v0
     else:
-        for i in range(lo, hi):
+        for i in range(n):
             drive = _drive(i, cur, syn, alpha, bias)
             v0 = v[i]
             v1 = _membrane(v0, fired[i] != 0, drive, mode, thr[i], beta[i], leak[i], v_reset[i])
@@ -70,12 +74,12 @@ def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fire
             fired[i] = v1 > thr[i]
             changed += v1 != v0
     n_act = 0
-    for i in range(lo, hi):
+    for i in range(n):
         if fired[i]:
-            act_idx[n_act] = i
+            act_idx[n_act] = lo + i
             act_val[n_act] = 1.0
             n_act += 1
-    return n_act, (hi - lo) if first_step else changed
+    return n_act, n if first_step else changed
 
 
 @njit(inline="always")
@@ -194,13 +198,12 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     macs[arrive, q] += count
                 else:
                     events[arrive, q] += count
+        out_fired = fired[out_lo:out_lo + n_out]
         for k in range(n_out):
-            if fired[out_lo + k]:
-                out_spikes[k] += 1
-            if mem_trace.shape[0] > 0:
-                mem_trace[t, k] = v[out_lo + k]
-    for k in range(n_out):
-        out_mem[k] = v[out_lo + k]
+            out_spikes[k] += out_fired[k]
+        if mem_trace.shape[0] > 0:
+            mem_trace[t] = v[out_lo:out_lo + n_out]
+    out_mem[:] = v[out_lo:out_lo + n_out]
 
 
 @njit(cache=True, parallel=True)

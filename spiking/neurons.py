@@ -30,10 +30,10 @@ RESETS = ("subtract", "hard", "none")
 
 
 def _as_param(value, name: str, model: str) -> np.ndarray:
-    arr = np.asarray(value, dtype=np.float64)
-    if arr.dtype.kind not in "fiu":
-        raise ValidationError(f"{model}: {name} must be numeric, got {value!r}")
-    return arr
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "fiub":
+        raise ValidationError(f"{model}: {name} must be a number or a numeric array, got {value!r}")
+    return arr.astype(np.float64)
 
 
 @dataclass(frozen=True, eq=False)

@@ -4,7 +4,6 @@ from __future__ import annotations
 from ..errors import ValidationError
 from ..network import Network
 from .compile import Plan, compile_network
-from .dense import run_dense
 from .event import run_event
 from .result import RunResult
 from .stimulus import Stimulus, currents, poisson, spikes
@@ -42,6 +41,8 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
         if batch is not None and batch != stimulus.batch:
             raise ValidationError(f"batch={batch} but the stimulus has batch {stimulus.batch}")
         batch = stimulus.batch
+        if stimulus.analog and inp.name in record:
+            raise ValidationError(f"record: '{inp.name}' is fed analog currents, not spikes; the stimulus holds them")
     if steps is None:
         if stimulus is None or stimulus.constant:
             raise ValidationError("steps must be given for a constant or absent stimulus")
@@ -53,6 +54,8 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
     if int(batch) != batch or batch < 1:
         raise ValidationError(f"batch must be a positive whole number, got {batch}")
     if backend == "dense":
+        from .dense import run_dense  # torch loads only for the dense reference
+
         return run_dense(net, stimulus, int(steps), int(batch), record, record_membrane)
     return run_event(plan or compile_network(net), stimulus, int(steps), int(batch), record, record_membrane)
 

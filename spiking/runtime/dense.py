@@ -172,7 +172,7 @@ def _step(neuron: IF, st: dict, cur: torch.Tensor, first: bool):
     else:
         v1 = p["v_leak"] + p["beta"] * (base - p["v_leak"]) + drive
     if neuron.reset == "subtract":
-        v1 = v1 - r * thr
+        v1 = torch.where(r, v1 - thr, v1)
     if st["refractory"]:
         held = {"hard": torch.where(r, p["v_reset"], v0), "subtract": torch.where(r, v0 - thr, v0), "none": v0}
         blocked = st["left"] > 0
