@@ -4,7 +4,7 @@ Work per step is one update per neuron plus one weight read per synapse a spike 
 silent neuron costs nothing downstream. Arrays follow ``spiking.runtime.compile.Plan``.
 """
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 DENSE, CSR, CONV = 0, 1, 2
 SUBTRACT, HARD, NONE = 0, 1, 2
@@ -206,17 +206,10 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     out_mem[:] = v[out_lo:out_lo + n_out]
 
 
-@njit(cache=True, parallel=True)
-def run_batch(args, buffers, outputs):
-    """``run_sample`` for every sample, samples spread over threads (``prange``)."""
-    for b in prange(outputs[0].shape[0]):
-        _one(b, args, buffers, outputs)
-
-
-@njit(cache=True)
-def run_batch_serial(args, buffers, outputs):
-    """``run_sample`` for every sample on the calling thread (cheaper for a single sample)."""
-    for b in range(outputs[0].shape[0]):
+@njit(cache=True, nogil=True)
+def run_samples(lo, hi, args, buffers, outputs):
+    """``run_sample`` for samples ``lo..hi-1``, without the GIL so that threads can share a batch."""
+    for b in range(lo, hi):
         _one(b, args, buffers, outputs)
 
 

@@ -1,10 +1,13 @@
 """The event-driven backend: one call of the fused numba kernel per run."""
 from __future__ import annotations
 
+import threading
+
+import numba
 import numpy as np
 
 from ..counts import Counts
-from ..kernels.network import run_batch, run_batch_serial
+from ..kernels.network import run_samples
 from .compile import Plan
 from .result import RunResult
 from .stimulus import Stimulus
@@ -45,7 +48,7 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
             plan.conv_w, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
             stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
-    (run_batch if batch > 1 else run_batch_serial)(args, buffers, outputs)
+    _run_threaded(batch, args, buffers, outputs)
     shape = plan.shapes[out]
     recorded = {}
     for name in record:
@@ -66,6 +69,22 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
         trace = np.ascontiguousarray(_c_order(mem_trace, plan.perm[out]).transpose(1, 0, 2)).reshape((steps, batch) + shape)
     return RunResult(plan.names[out], _c_order(out_spikes, plan.perm[out]).reshape((batch,) + shape),
                      _c_order(out_mem, plan.perm[out]).reshape((batch,) + shape), trace, recorded, counts)
+
+
+def _run_threaded(batch: int, args, buffers, outputs) -> None:
+    """Split the batch into contiguous blocks, one per thread (``numba.get_num_threads()``).
+
+    The kernel releases the GIL; the calling thread runs the first block itself.
+    """
+    workers = min(batch, numba.get_num_threads())
+    bounds = np.linspace(0, batch, workers + 1).astype(int)
+    threads = [threading.Thread(target=run_samples, args=(lo, hi, args, buffers, outputs))
+               for lo, hi in zip(bounds[1:-1], bounds[2:])]
+    for thread in threads:
+        thread.start()
+    run_samples(0, bounds[1], args, buffers, outputs)
+    for thread in threads:
+        thread.join()
 
 
 def _c_order(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
