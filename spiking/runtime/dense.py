@@ -44,24 +44,25 @@ def _weights(op) -> torch.Tensor | None:
 class _Projection:
     """A projection's ops with torch weights, the non-zero synapses each input reaches, and its dense MACs."""
 
-    def __init__(self, proj, pre_shape: tuple):
-        self.proj = proj
+    def __init__(self, proj, pre_shape: tuple, lag: int, index: int):
+        self.proj, self.lag, self.index = proj, lag, index
         self.weights = [_weights(op) for op in proj.ops]
-        masks = [None if w is None else (w != 0).to(torch.float64) for w in self.weights]
-        x = torch.zeros((1,) + pre_shape, dtype=torch.float64, requires_grad=True)
+        # The masked ops are linear, so the gradient of their output sum is, per input, the count of
+        # non-zero synapses it reaches (small integers: exact in float32).
+        x = torch.zeros((1,) + pre_shape, requires_grad=True)
         reach = x
-        for op, m in zip(proj.ops, masks):
-            reach = _apply(op, reach, m, as_sum=True)
+        for op, w in zip(proj.ops, self.weights):
+            reach = _apply(op, reach, None if w is None else (w != 0).to(torch.float32), as_sum=True)
         reach.sum().backward()
-        # The masked ops are linear, so the gradient is each input's count of non-zero synapses reached.
-        self.fanout = x.grad.reshape(-1)
-        ones = torch.ones((1,) + pre_shape, dtype=torch.float64)
+        self.fanout = x.grad.reshape(-1).to(torch.float64)
+        # NeuroBench Dense: the weighted op (or the pool, or the identity) on all-one input and weights.
+        ones = torch.ones((1,) + pre_shape)
         dense = ones.sum()
         for op, w in zip(proj.ops, self.weights):
+            ones_w = None if w is None else torch.ones_like(w)
             if w is not None or isinstance(op, SumPool2d):
-                dense = _apply(op, torch.ones_like(ones), None if w is None else torch.ones_like(w, dtype=torch.float64),
-                               as_sum=True).sum()
-            ones = _apply(op, ones, None if w is None else torch.ones_like(w, dtype=torch.float64), as_sum=True)
+                dense = _apply(op, torch.ones_like(ones), ones_w, as_sum=True).sum()
+            ones = _apply(op, ones, ones_w, as_sum=True)
         self.dense_macs = int(dense)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -71,7 +72,7 @@ class _Projection:
 
     def reach(self, x: torch.Tensor) -> int:
         """Sum over inputs of value times non-zero synapses reached."""
-        return int(x.reshape(-1, len(self.fanout)).to(torch.float64).sum(0) @ self.fanout)
+        return int(x.reshape(-1, len(self.fanout)).sum(0).to(torch.float64) @ self.fanout)
 
 
 def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
@@ -84,8 +85,12 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
     """Run ``net`` time-stepped in torch float32 with the equations of ``spiking.neurons``."""
     order = net.order
     projs = list(net.projections.values())
-    compiled = {p.name: _Projection(p, net.populations[p.pre].shape) for p in projs}
-    incoming = {pop.name: [p for p in projs if p.post == pop.name] for pop in order}
+    rank = {pop.name: k for k, pop in enumerate(order)}
+    # A feed-forward pre has already run this step; a recurrent one last ran a step earlier.
+    compiled = [_Projection(p, net.populations[p.pre].shape, p.delay - (0 if rank[p.pre] < rank[p.post] else 1), q)
+                for q, p in enumerate(projs)]
+    incoming = {pop.name: [c for c in compiled if c.proj.post == pop.name] for pop in order}
+    analog_input = stim is not None and stim.analog
     depth = max([p.delay for p in projs], default=0) + 1
     history = {pop.name: [] for pop in order}
     state = {}
@@ -101,7 +106,6 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
             refractory=bool((params["refractory"] > 0).any()), v=params["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.size),
             left=torch.zeros(batch, pop.size, dtype=torch.int64), fired=torch.zeros(batch, pop.size, dtype=torch.bool))
     names = tuple(p.name for p in order)
-    q_index = {p.name: q for q, p in enumerate(projs)}
     events = np.zeros((steps, len(projs)), np.int64)
     macs = np.zeros_like(events)
     spikes = np.zeros((steps, len(order)), np.int64)
@@ -116,23 +120,21 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
         for k, pop in enumerate(order):
             if pop.is_input:
                 x = torch.from_numpy(stim.dense_step(t)) if stim is not None else torch.zeros((batch,) + pop.shape)
-                if not (stim is not None and stim.analog):
+                if not analog_input:
                     spikes[t, k] = int(x.to(torch.int64).sum())
             else:
                 cur = None
                 for proj in incoming[pop.name]:
-                    past = history[proj.pre]
-                    lag = proj.delay - (0 if net.rank(proj.pre) < k else 1)
-                    if len(past) <= lag:
+                    past = history[proj.proj.pre]
+                    if len(past) <= proj.lag:
                         continue
-                    src = past[-1 - lag]
-                    delivered = compiled[proj.name](src)
+                    src = past[-1 - proj.lag]
+                    delivered = proj(src)
                     cur = delivered if cur is None else cur + delivered
-                    analog = net.populations[proj.pre].is_input and stim is not None and stim.analog
-                    if analog:
-                        macs[t, q_index[proj.name]] += compiled[proj.name].reach((src != 0).to(torch.float64))
+                    if analog_input and net.populations[proj.proj.pre].is_input:
+                        macs[t, proj.index] += proj.reach((src != 0).to(torch.float32))
                     else:
-                        events[t, q_index[proj.name]] += compiled[proj.name].reach(src)
+                        events[t, proj.index] += proj.reach(src)
                 if cur is None:
                     cur = torch.zeros(batch, pop.size)
                 s, changed = _step(pop.neuron, state[pop.name], cur, t == 0)
@@ -151,7 +153,7 @@ def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, recor
     counts = Counts(
         projections=tuple(p.name for p in projs), populations=names, batch=batch,
         synaptic_events=events, effective_macs=macs,
-        dense_macs=np.tile(np.array([compiled[p.name].dense_macs for p in projs], np.int64) * batch, (steps, 1)),
+        dense_macs=np.tile(np.array([c.dense_macs for c in compiled], np.int64) * batch, (steps, 1)),
         spikes=spikes, neuron_updates=np.tile(sizes * batch, (steps, 1)), membrane_updates=mem_updates)
     membrane = state[out]["v"].numpy().reshape((batch,) + out_pop.shape).copy()
     return RunResult(out, out_spikes.numpy().reshape((batch,) + out_pop.shape), membrane, trace, recorded, counts)
