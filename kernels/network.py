@@ -11,15 +11,6 @@ SUBTRACT, HARD, NONE = 0, 1, 2
 
 
 @njit(inline="always")
-def _drive(i, cur, syn, alpha, bias):
-    """Input current plus bias, through the synaptic current (``alpha`` is 0 without one); clears ``cur``."""
-    d = alpha[i] * syn[i] + (cur[i] + bias[i])
-    syn[i] = d
-    cur[i] = 0
-    return d
-
-
-@njit(inline="always")
 def _membrane(v0, r, drive, mode, thr, beta, leak, v_reset):
     """The membrane after integrating ``drive``, with the reset of a spike at the previous step (``r``)."""
     base = v_reset if (mode == HARD and r) else v0
@@ -29,47 +20,62 @@ def _membrane(v0, r, drive, mode, thr, beta, leak, v_reset):
     return v1
 
 
+@njit(inline="always")
+def _refractory_loop(n, mode, v, syn, fired, left, refractory, thr, beta, leak, v_reset):
+    """The update for populations with refractory periods: held neurons keep their reset value.
+
+    Branch-free per neuron; ``mode`` is a literal at each call site so the reset is resolved at compile time.
+    """
+    changed = 0
+    for i in range(n):
+        v0 = v[i]
+        r = fired[i] != 0
+        held = left[i] > 0
+        v_int = _membrane(v0, r, syn[i], mode, thr[i], beta[i], leak[i], v_reset[i])
+        v_held = v0
+        if mode == SUBTRACT:
+            v_held = v0 - thr[i] if r else v0
+        elif mode == HARD:
+            v_held = v_reset[i] if r else v0
+        v1 = v_held if held else v_int
+        spike = (not held) and v1 > thr[i]
+        left[i] = refractory[i] if spike else left[i] - held
+        v[i] = v1
+        fired[i] = spike
+        changed += v1 != v0
+    return changed
+
+
 @njit(cache=True)
 def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fired, neuron, refractory,
                       act_idx, act_val, first_step):
     """Advance neurons ``lo..hi-1`` one step (the update in ``spiking.neurons``).
 
-    Reads and clears ``cur``; writes spiking neuron indices into ``act_idx``. Returns
-    (number of spikes, number of neurons whose membrane changed). The loops run over slices from
-    index 0 so that the compiler can drop negative-index handling and vectorise the update.
+    Reads and clears ``cur``; leaves the step's drive in ``syn`` (through the synaptic current where
+    ``alpha > 0``); writes spiking neuron indices into ``act_idx``. Returns (number of spikes, number
+    of neurons whose membrane changed). The loops run over slices from index 0 so that the compiler
+    can drop negative-index handling and vectorise them.
     """
     n = hi - lo
     cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
     thr, beta, leak = neuron[0][lo:hi], neuron[1][lo:hi], neuron[2][lo:hi]
     alpha, v_reset, bias = neuron[3][lo:hi], neuron[4][lo:hi], neuron[5][lo:hi]
-    changed = 0
+    for i in range(n):
+        syn[i] = alpha[i] * syn[i] + (cur[i] + bias[i])
+        cur[i] = 0
     if has_refractory:
         left, refractory = refr_left[lo:hi], refractory[lo:hi]
-        for i in range(n):
-            drive = _drive(i, cur, syn, alpha, bias)
-            v0 = v[i]
-            r = fired[i] != 0
-            if left[i] > 0:
-                left[i] -= 1
-                v1 = v0
-                if r and mode == SUBTRACT:
-                    v1 = v0 - thr[i]
-                elif r and mode == HARD:
-                    v1 = v_reset[i]
-                spike = False
-            else:
-                v1 = _membrane(v0, r, drive, mode, thr[i], beta[i], leak[i], v_reset[i])
-                spike = v1 > thr[i]
-                if spike:
-                    left[i] = refractory[i]
-            v[i] = v1
-            fired[i] = spike
-            changed += v1 != v0
+        if mode == SUBTRACT:
+            changed = _refractory_loop(n, SUBTRACT, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+        elif mode == HARD:
+            changed = _refractory_loop(n, HARD, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+        else:
+            changed = _refractory_loop(n, NONE, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
     else:
+        changed = 0
         for i in range(n):
-            drive = _drive(i, cur, syn, alpha, bias)
             v0 = v[i]
-            v1 = _membrane(v0, fired[i] != 0, drive, mode, thr[i], beta[i], leak[i], v_reset[i])
+            v1 = _membrane(v0, fired[i] != 0, syn[i], mode, thr[i], beta[i], leak[i], v_reset[i])
             v[i] = v1
             fired[i] = v1 > thr[i]
             changed += v1 != v0
@@ -94,17 +100,46 @@ def _add_row(target, row, val):
 
 
 @njit(cache=True)
-def deliver(kind, j, val, post_lo, n_post, woff, cur, dense_w, csr_ptr, csr_post, csr_val, par, conv_w):
-    """Add presynaptic neuron ``j``'s activity ``val`` through its synapses into ``cur[post_lo:]``."""
-    if kind == DENSE:
-        _add_row(cur[post_lo:post_lo + n_post], dense_w[woff + j * n_post:woff + (j + 1) * n_post], val)
-    elif kind == CSR:
+def deliver_rows(target, dense_w, woff, act_idx, act_val, n_act, lo):
+    """Add the weight rows of the active neurons ``act_idx[:n_act]`` (indices from ``lo``) into ``target``.
+
+    Spikes go four rows per pass over ``target``: each element still receives its rows one after
+    another in spike order, so the sums are bit-identical to one row at a time, with four streams
+    of weights in flight.
+    """
+    n = len(target)
+    a = 0
+    while a < n_act:
+        if a + 4 <= n_act and act_val[a] == 1.0 and act_val[a + 1] == 1.0 and act_val[a + 2] == 1.0 \
+                and act_val[a + 3] == 1.0:
+            b0 = woff + (act_idx[a] - lo) * n
+            b1 = woff + (act_idx[a + 1] - lo) * n
+            b2 = woff + (act_idx[a + 2] - lo) * n
+            b3 = woff + (act_idx[a + 3] - lo) * n
+            r0, r1, r2, r3 = dense_w[b0:b0 + n], dense_w[b1:b1 + n], dense_w[b2:b2 + n], dense_w[b3:b3 + n]
+            for k in range(n):
+                target[k] = target[k] + r0[k] + r1[k] + r2[k] + r3[k]
+            a += 4
+        else:
+            base = woff + (act_idx[a] - lo) * n
+            _add_row(target, dense_w[base:base + n], act_val[a])
+            a += 1
+
+
+@njit(cache=True)
+def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w):
+    """Add presynaptic neuron ``j``'s activity ``val`` through its CSR or CONV synapses into ``cur[post_lo:]``.
+
+    A convolution's target population is stored channel-last, so each kernel offset adds one
+    contiguous run of output channels.
+    """
+    if kind == CSR:
         for k in range(csr_ptr[woff + j], csr_ptr[woff + j + 1]):
             cur[post_lo + csr_post[k]] += val * csr_val[k]
     else:
         c_in, h, w, c_out, h_out, w_out = par[0], par[1], par[2], par[3], par[4], par[5]
         kh, kw, sh, sw, ph, pw = par[6], par[7], par[8], par[9], par[10], par[11]
-        c_in_g, c_out_g, pre_hwc, post_hwc = par[12], par[13], par[16], par[17]
+        c_in_g, c_out_g, pre_hwc = par[12], par[13], par[16]
         if pre_hwc:
             c = j % c_in
             y = (j // c_in) // w
@@ -116,7 +151,6 @@ def deliver(kind, j, val, post_lo, n_post, woff, cur, dense_w, csr_ptr, csr_post
         if y >= par[14] or x >= par[15]:
             return
         o_base = (c // c_in_g) * c_out_g
-        plane = h_out * w_out
         oy_lo = max(0, -((kh - 1 - y - ph) // sh))
         oy_hi = min(h_out - 1, (y + ph) // sh)
         ox_lo = max(0, -((kw - 1 - x - pw) // sw))
@@ -126,13 +160,8 @@ def deliver(kind, j, val, post_lo, n_post, woff, cur, dense_w, csr_ptr, csr_post
             for ox in range(ox_lo, ox_hi + 1):
                 dx = x + pw - ox * sw
                 wb = woff + ((c * kh + dy) * kw + dx) * c_out_g
-                if post_hwc:
-                    tgt = post_lo + (oy * w_out + ox) * c_out + o_base
-                    _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
-                else:
-                    tgt = post_lo + o_base * plane + oy * w_out + ox
-                    for o in range(c_out_g):
-                        cur[tgt + o * plane] += val * conv_w[wb + o]
+                tgt = post_lo + (oy * w_out + ox) * c_out + o_base
+                _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
 
 
 @njit(cache=True)
@@ -174,6 +203,9 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     fired, neuron, refractory, act_idx, act_val, t == 0)
                 spikes[t, p] = n_act
                 mem_updates[t, p] = changed
+                if p == output_pop:
+                    for a in range(n_act):
+                        out_spikes[act_idx[a] - out_lo] += 1
             if rec_off[p] >= 0:
                 for a in range(n_act):
                     rec[t, rec_off[p] + act_idx[a] - lo] = np.uint8(act_val[a])
@@ -190,17 +222,18 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 count = 0
                 for a in range(n_act):
                     j = act_idx[a]
-                    val = act_val[a]
-                    count += fanout[fo + j] if analog else np.int64(val) * fanout[fo + j]
-                    deliver(proj_kind[q], j - lo, val, post_lo, n_post, proj_woff[q], target,
-                            dense_w, csr_ptr, csr_post, csr_val, conv_par[q], conv_w)
+                    count += fanout[fo + j] if analog else np.int64(act_val[a]) * fanout[fo + j]
+                if proj_kind[q] == DENSE:
+                    deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], act_idx, act_val,
+                                 n_act, lo)
+                else:
+                    for a in range(n_act):
+                        deliver(proj_kind[q], act_idx[a] - lo, act_val[a], post_lo, proj_woff[q], target,
+                                csr_ptr, csr_post, csr_val, conv_par[q], conv_w)
                 if analog:
                     macs[arrive, q] += count
                 else:
                     events[arrive, q] += count
-        out_fired = fired[out_lo:out_lo + n_out]
-        for k in range(n_out):
-            out_spikes[k] += out_fired[k]
         if mem_trace.shape[0] > 0:
             mem_trace[t] = v[out_lo:out_lo + n_out]
     out_mem[:] = v[out_lo:out_lo + n_out]

@@ -1,18 +1,25 @@
-"""Wall-clock timing that is fair between peers: warm-up, then the best of several repeats."""
+"""Wall-clock timing that is fair between peers: warm-up, then the best of repeats taken in turn."""
 from __future__ import annotations
 
 import time
 
 
-def best_time(fn, min_repeats: int = 3, budget_s: float = 1.0, max_repeats: int = 20) -> float:
-    """Smallest wall time of ``fn()`` over at least ``min_repeats`` calls (more while under ``budget_s``)."""
-    times = []
-    start = time.perf_counter()
-    while len(times) < max_repeats and (len(times) < min_repeats or time.perf_counter() - start < budget_s):
-        t0 = time.perf_counter()
+def best_times(fns, min_repeats: int = 3, budget_s: float = 1.0, max_repeats: int = 20) -> list[float]:
+    """Smallest wall time of each of ``fns``, called in turn, round after round.
+
+    Interleaving gives every contestant the same share of a noisy machine (a shared VM's other
+    tenants, CPU frequency); each is called once first, untimed, to warm up.
+    """
+    for fn in fns:
         fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    times = [[] for _ in fns]
+    start = time.perf_counter()
+    while len(times[0]) < max_repeats and (len(times[0]) < min_repeats or time.perf_counter() - start < budget_s):
+        for fn, record in zip(fns, times):
+            t0 = time.perf_counter()
+            fn()
+            record.append(time.perf_counter() - t0)
+    return [min(record) for record in times]
 
 
 def linear_fit(x, y) -> dict:

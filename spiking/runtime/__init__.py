@@ -18,7 +18,8 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
     ``stimulus`` comes from ``spikes``, ``currents``, ``poisson`` or ``spiking.datasets``; a network
     without an input population runs with ``stimulus=None`` and an explicit ``batch`` (default 1).
     ``steps`` defaults to the stimulus length. ``record`` names populations whose spikes to keep.
-    ``plan`` reuses a ``compile_network(net)`` result across runs of the event backend.
+    ``plan`` reuses a prepared network across runs: ``compile_network(net)`` for the event backend,
+    ``spiking.runtime.dense.DenseReference(net)`` for the dense one.
     """
     if backend not in BACKENDS:
         raise ValidationError(f"backend must be one of {BACKENDS}, got {backend!r}")
@@ -54,9 +55,13 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
     if int(batch) != batch or batch < 1:
         raise ValidationError(f"batch must be a positive whole number, got {batch}")
     if backend == "dense":
-        from .dense import run_dense  # torch loads only for the dense reference
+        from .dense import DenseReference, run_dense  # torch loads only for the dense reference
 
-        return run_dense(net, stimulus, int(steps), int(batch), record, record_membrane)
+        if plan is not None and not (isinstance(plan, DenseReference) and plan.net is net):
+            raise ValidationError("plan for the dense backend must be DenseReference(net) of this network")
+        return run_dense(plan or DenseReference(net), stimulus, int(steps), int(batch), record, record_membrane)
+    if plan is not None and not (isinstance(plan, Plan) and plan.names == tuple(p.name for p in net.order)):
+        raise ValidationError("plan for the event backend must be compile_network(net) of this network")
     return run_event(plan or compile_network(net), stimulus, int(steps), int(batch), record, record_membrane)
 
 

@@ -24,7 +24,7 @@ from ..neurons import RESETS
 
 DENSE, CSR, CONV = 0, 1, 2
 CONV_FIELDS = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw",
-               "c_in_group", "c_out_group", "crop_h", "crop_w", "pre_hwc", "post_hwc")
+               "c_in_group", "c_out_group", "crop_h", "crop_w", "pre_hwc")
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padd
     conv = dict(c_in=c_in, h=h, w=w, c_out=c_out, h_out=out_shape[1], w_out=out_shape[2], kh=kh, kw=kw,
                 sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1], c_in_group=c_in_g,
                 c_out_group=c_out_g, crop_h=crop[0] if crop else h, crop_w=crop[1] if crop else w,
-                pre_hwc=0, post_hwc=0)
+                pre_hwc=0)
     # wk[c, dy, dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]
     wk = weight.reshape(groups, c_out_g, c_in_g, kh, kw).transpose(0, 2, 3, 4, 1).reshape(c_in, kh, kw, c_out_g)
     fanout = _conv_fanout(np.count_nonzero(wk, axis=3), h, w, conv)
@@ -162,7 +162,7 @@ class Plan:
     csr_ptr: np.ndarray
     csr_post: np.ndarray
     csr_val: np.ndarray
-    conv_par: np.ndarray         # [Q, 16] int64, CONV_FIELDS
+    conv_par: np.ndarray         # [Q, len(CONV_FIELDS)] int64
     conv_w: np.ndarray
     fanout: np.ndarray
     n_slots: int                 # ring-buffer depth: max delay + 1
@@ -204,7 +204,7 @@ def compile_network(net: Network) -> Plan:
     post = np.array([names.index(p.post) for p in projs], np.int64)
     hwc = {int(post[q]) for q, op in enumerate(ops) if op.kind == CONV}
     perm = [_channel_last(order[k].shape) if k in hwc else np.arange(order[k].size) for k in range(len(order))]
-    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc, post[q] in hwc) for q, op in enumerate(ops)]
+    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc) for q, op in enumerate(ops)]
     for k in hwc:
         sl = slice(start[k], start[k + 1])
         neuron[:, sl] = neuron[:, sl][:, perm[k]]
@@ -266,11 +266,11 @@ def _channel_last(shape: tuple) -> np.ndarray:
     return np.arange(int(np.prod(shape))).reshape(shape).transpose(1, 2, 0).ravel()
 
 
-def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc: bool, post_hwc: bool) -> KernelOp:
-    """Express a C-order kernel op in the internal layouts of its populations."""
+def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc: bool) -> KernelOp:
+    """Express a C-order kernel op in the internal layouts of its populations (a CONV target is channel-last)."""
     fanout = op.fanout[pre_perm]
     if op.kind == CONV:
-        conv = op.conv[:-2] + (int(pre_hwc), int(post_hwc))
+        conv = op.conv[:-1] + (int(pre_hwc),)
         return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv)
     if op.kind == DENSE:
         return KernelOp(DENSE, np.ascontiguousarray(op.weights[pre_perm][:, post_perm]), fanout, op.dense_macs)

@@ -23,7 +23,7 @@ def _apply(op, x: torch.Tensor, weight: torch.Tensor | None = None, as_sum: bool
     if isinstance(op, Flatten):
         return x.reshape(x.shape[0], -1)
     if isinstance(op, (Linear, Sparse)):
-        return x @ weight.T
+        return F.linear(x, weight)
     if isinstance(op, Conv2d):
         return F.conv2d(x, weight, stride=op.stride, padding=op.padding, groups=op.groups)
     if isinstance(op, AvgPool2d) and not as_sum:
@@ -80,110 +80,145 @@ def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
     return torch.from_numpy(np.broadcast_to(value, (size,)).astype(np.float32).copy())
 
 
-def run_dense(net: Network, stim: Stimulus | None, steps: int, batch: int, record: tuple,
+class _Population:
+    """A neuron population's parameters as tensors, and which terms of the update it needs."""
+
+    def __init__(self, pop, incoming: list):
+        self.pop, self.incoming = pop, incoming
+        n = pop.size
+        self.p = {k: _param(pop.neuron, k, n) for k in ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias",
+                                                         "v_init")}
+        self.p["refractory"] = torch.from_numpy(
+            np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (n,)).astype(np.int64).copy())
+        # Terms that are exactly neutral (x + 0, 0 + 1 * (v - 0)) are skipped: the result is bit-identical.
+        self.plain = bool((self.p["beta"] == 1).all() and (self.p["v_leak"] == 0).all())
+        self.biased = bool((self.p["bias"] != 0).any())
+        self.refractory = bool((self.p["refractory"] > 0).any())
+        self.infinite = bool(torch.isinf(self.p["v_threshold"]).any())
+
+
+class DenseReference:
+    """A network prepared for the dense reference: torch weights, fan-out tables, parameter tensors.
+
+    Build once with ``DenseReference(net)`` and pass as ``run(..., backend="dense", plan=...)`` to
+    run it many times, as ``compile_network`` does for the event backend.
+    """
+
+    def __init__(self, net: Network):
+        net.validate()
+        self.net = net
+        self.order = net.order
+        rank = {pop.name: k for k, pop in enumerate(self.order)}
+        # A feed-forward pre has already run this step; a recurrent one last ran a step earlier.
+        self.projections = [_Projection(p, net.populations[p.pre].shape,
+                                        p.delay - (0 if rank[p.pre] < rank[p.post] else 1), q)
+                            for q, p in enumerate(net.projections.values())]
+        self.populations = {pop.name: _Population(pop, [c for c in self.projections if c.proj.post == pop.name])
+                            for pop in self.order if not pop.is_input}
+        self.depth = max([p.delay for p in net.projections.values()], default=0) + 1
+
+
+def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int, record: tuple,
               record_membrane: bool) -> RunResult:
-    """Run ``net`` time-stepped in torch float32 with the equations of ``spiking.neurons``."""
-    order = net.order
-    projs = list(net.projections.values())
-    rank = {pop.name: k for k, pop in enumerate(order)}
-    # A feed-forward pre has already run this step; a recurrent one last ran a step earlier.
-    compiled = [_Projection(p, net.populations[p.pre].shape, p.delay - (0 if rank[p.pre] < rank[p.post] else 1), q)
-                for q, p in enumerate(projs)]
-    incoming = {pop.name: [c for c in compiled if c.proj.post == pop.name] for pop in order}
+    """Run the network time-stepped in torch float32 with the equations of ``spiking.neurons``."""
+    net, order = ref.net, ref.order
     analog_input = stim is not None and stim.analog
-    depth = max([p.delay for p in projs], default=0) + 1
     history = {pop.name: [] for pop in order}
-    state = {}
-    for pop in order:
-        if pop.is_input:
-            continue
-        params = {k: _param(pop.neuron, k, pop.size) for k in
-                  ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init")}
-        params["refractory"] = torch.from_numpy(
-            np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (pop.size,)).astype(np.int64).copy())
-        state[pop.name] = dict(
-            p=params, plain=bool((params["beta"] == 1).all() and (params["v_leak"] == 0).all()),
-            refractory=bool((params["refractory"] > 0).any()), v=params["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.size),
-            left=torch.zeros(batch, pop.size, dtype=torch.int64), fired=torch.zeros(batch, pop.size, dtype=torch.bool))
-    names = tuple(p.name for p in order)
-    events = np.zeros((steps, len(projs)), np.int64)
-    macs = np.zeros_like(events)
-    spikes = np.zeros((steps, len(order)), np.int64)
-    mem_updates = np.zeros_like(spikes)
+    state = {name: dict(v=pop.p["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.pop.size),
+                        left=torch.zeros(batch, pop.pop.size, dtype=torch.int64),
+                        fired=torch.zeros(batch, pop.pop.size, dtype=torch.bool), spikes=torch.zeros(batch, pop.pop.size))
+             for name, pop in ref.populations.items()}
+    n_proj = len(ref.projections)
+    # Per population and step: each neuron's activity summed over the batch (non-zero inputs for analog
+    # input). Counts come from these after the run: spikes are their sums, synaptic events their
+    # products with each outgoing projection's fan-out.
+    activity = {pop.name: [] for pop in order}
+    changed = [[0] * len(order) for _ in range(steps)]
     recorded = {name: np.zeros((steps, batch) + net.populations[name].shape, np.uint8) for name in record}
     out = net.output_name
     out_pop = net.populations[out]
     out_spikes = torch.zeros(batch, out_pop.size, dtype=torch.int64)
     trace = np.zeros((steps, batch) + out_pop.shape, np.float32) if record_membrane else None
 
+    frames = torch.from_numpy(stim.dense()) if stim is not None else None
     for t in range(steps):
         for k, pop in enumerate(order):
             if pop.is_input:
-                x = torch.from_numpy(stim.dense_step(t)) if stim is not None else torch.zeros((batch,) + pop.shape)
-                if not analog_input:
-                    spikes[t, k] = int(x.to(torch.int64).sum())
+                x = frames[0 if stim.constant else t] if stim is not None else torch.zeros((batch,) + pop.shape)
+                active = (x != 0).to(torch.float32) if analog_input else x
             else:
+                neurons = ref.populations[pop.name]
                 cur = None
-                for proj in incoming[pop.name]:
+                for proj in neurons.incoming:
                     past = history[proj.proj.pre]
-                    if len(past) <= proj.lag:
-                        continue
-                    src = past[-1 - proj.lag]
-                    delivered = proj(src)
-                    cur = delivered if cur is None else cur + delivered
-                    if analog_input and net.populations[proj.proj.pre].is_input:
-                        macs[t, proj.index] += proj.reach((src != 0).to(torch.float32))
-                    else:
-                        events[t, proj.index] += proj.reach(src)
+                    if len(past) > proj.lag:
+                        delivered = proj(past[-1 - proj.lag])
+                        cur = delivered if cur is None else cur + delivered
                 if cur is None:
                     cur = torch.zeros(batch, pop.size)
-                s, changed = _step(pop.neuron, state[pop.name], cur, t == 0)
-                spikes[t, k] = int(s.sum())
-                mem_updates[t, k] = changed
-                x = s.to(torch.float32).reshape((batch,) + pop.shape)
+                s, changed[t][k] = _step(neurons, state[pop.name], cur, t == 0)
+                x = active = state[pop.name]["spikes"].reshape((batch,) + pop.shape)
                 if pop.name == out:
-                    out_spikes += s.to(torch.int64)
+                    out_spikes += s
                     if trace is not None:
                         trace[t] = state[pop.name]["v"].numpy().reshape((batch,) + pop.shape)
+            activity[pop.name].append(active.reshape(batch, -1).sum(0))
             history[pop.name].append(x)
-            del history[pop.name][:-depth]
+            del history[pop.name][:-ref.depth]
             if pop.name in recorded:
                 recorded[pop.name][t] = x.numpy().astype(np.uint8)
+
+    activity = {name: torch.stack(rows).to(torch.float64) for name, rows in activity.items()}
+    events = np.zeros((steps, n_proj), np.int64)
+    macs = np.zeros_like(events)
+    for proj in ref.projections:
+        d = proj.proj.delay
+        if d < steps:
+            reached = (activity[proj.proj.pre][:steps - d] @ proj.fanout).to(torch.int64).numpy()
+            analog = analog_input and net.populations[proj.proj.pre].is_input
+            (macs if analog else events)[d:, proj.index] = reached
+    spikes = np.stack([np.zeros(steps, np.int64) if (p.is_input and analog_input) else
+                       activity[p.name].sum(1).to(torch.int64).numpy() for p in order], axis=1)
     sizes = np.array([0 if p.is_input else p.size for p in order], np.int64)
     counts = Counts(
-        projections=tuple(p.name for p in projs), populations=names, batch=batch,
-        synaptic_events=events, effective_macs=macs,
-        dense_macs=np.tile(np.array([c.dense_macs for c in compiled], np.int64) * batch, (steps, 1)),
-        spikes=spikes, neuron_updates=np.tile(sizes * batch, (steps, 1)), membrane_updates=mem_updates)
+        projections=tuple(c.proj.name for c in ref.projections), populations=tuple(p.name for p in order),
+        batch=batch, synaptic_events=events, effective_macs=macs,
+        dense_macs=np.tile(np.array([c.dense_macs for c in ref.projections], np.int64) * batch, (steps, 1)),
+        spikes=spikes,
+        neuron_updates=np.tile(sizes * batch, (steps, 1)),
+        membrane_updates=np.array([[int(c) for c in row] for row in changed], np.int64))
     membrane = state[out]["v"].numpy().reshape((batch,) + out_pop.shape).copy()
     return RunResult(out, out_spikes.numpy().reshape((batch,) + out_pop.shape), membrane, trace, recorded, counts)
 
 
-def _step(neuron: IF, st: dict, cur: torch.Tensor, first: bool):
+def _step(neurons: _Population, st: dict, cur: torch.Tensor, first: bool):
     """One update of a population's state (``spiking.neurons``); returns (spikes, membranes changed)."""
-    p = st["p"]
-    drive = cur + p["bias"]
-    if neuron.has_synapse:
+    p, reset = neurons.p, neurons.pop.neuron.reset
+    drive = cur + p["bias"] if neurons.biased else cur
+    if neurons.pop.neuron.has_synapse:
         st["syn"] = p["alpha"] * st["syn"] + drive
         drive = st["syn"]
     v0, r = st["v"], st["fired"]
     thr = p["v_threshold"]
-    base = torch.where(r, p["v_reset"], v0) if neuron.reset == "hard" else v0
-    if st["plain"]:
-        v1 = base + drive  # leak + beta * (base - leak) is exactly base when beta == 1 and leak == 0
+    base = torch.where(r, p["v_reset"], v0) if reset == "hard" else v0
+    if neurons.plain:
+        v1 = base + drive
     else:
         v1 = p["v_leak"] + p["beta"] * (base - p["v_leak"]) + drive
-    if neuron.reset == "subtract":
-        v1 = torch.where(r, v1 - thr, v1)
-    if st["refractory"]:
+    if reset == "subtract":
+        # v1 - thr where the neuron spiked: addcmul with the 0/1 spikes is exact, unless a threshold is
+        # infinite (0 * inf is NaN)
+        v1 = torch.where(r, v1 - thr, v1) if neurons.infinite else torch.addcmul(v1, st["spikes"], thr, value=-1)
+    if neurons.refractory:
         held = {"hard": torch.where(r, p["v_reset"], v0), "subtract": torch.where(r, v0 - thr, v0), "none": v0}
         blocked = st["left"] > 0
-        v1 = torch.where(blocked, held[neuron.reset], v1)
+        v1 = torch.where(blocked, held[reset], v1)
         s = ~blocked & (v1 > thr)
         st["left"] = torch.where(blocked, st["left"] - 1, torch.where(s, p["refractory"], 0))
     else:
         s = v1 > thr
     st["fired"] = s
+    st["spikes"] = s.to(torch.float32)
     st["v"] = v1
-    changed = v0.numel() if first else int((v1 != v0).sum())
+    changed = v0.numel() if first else (v1 != v0).sum()
     return s, changed

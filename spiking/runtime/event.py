@@ -77,6 +77,9 @@ def _run_threaded(batch: int, args, buffers, outputs) -> None:
     The kernel releases the GIL; the calling thread runs the first block itself.
     """
     workers = min(batch, numba.get_num_threads())
+    if workers == 1:
+        run_samples(0, batch, args, buffers, outputs)
+        return
     bounds = np.linspace(0, batch, workers + 1).astype(int)
     threads = [threading.Thread(target=run_samples, args=(lo, hi, args, buffers, outputs))
                for lo, hi in zip(bounds[1:-1], bounds[2:])]

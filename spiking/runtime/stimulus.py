@@ -33,14 +33,11 @@ class Stimulus:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
-    def dense_step(self, t: int) -> np.ndarray:
-        """Input of step ``t`` as a dense ``[batch, *shape]`` float32 array (for the dense reference)."""
-        row = (0 if self.constant else t) * self.batch
-        lo, hi = self.ptr[row], self.ptr[row + self.batch]
-        out = np.zeros((self.batch, self.size), np.float32)
-        samples = np.repeat(np.arange(self.batch), np.diff(self.ptr[row:row + self.batch + 1]))
-        out[samples, self.index[lo:hi]] = self.value[lo:hi]
-        return out.reshape((self.batch,) + self.shape)
+    def dense(self) -> np.ndarray:
+        """All rows as a dense ``[steps, batch, *shape]`` float32 array (for the dense reference)."""
+        out = np.zeros((self.steps * self.batch, self.size), np.float32)
+        out[np.repeat(np.arange(self.steps * self.batch), np.diff(self.ptr)), self.index] = self.value
+        return out.reshape((self.steps, self.batch) + self.shape)
 
 
 def _to_numpy(x) -> np.ndarray:
