@@ -127,39 +127,54 @@ def deliver_rows(target, dense_w, woff, act_idx, act_val, n_act, lo):
 
 
 @njit(cache=True)
-def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w):
+def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w, scale):
     """Add presynaptic neuron ``j``'s activity ``val`` through its CSR or CONV synapses into ``cur[post_lo:]``.
 
-    A convolution's target population is stored channel-last, so each kernel offset adds one
-    contiguous run of output channels.
+    A convolution may have a tiling pool in front: the spike enters its pooled pixel times ``scale``
+    (pixels outside the pooling grid reach nothing). The target population is stored channel-last,
+    and the weights are flipped in x, so with stride 1 and one group the synapses of one output row
+    are a single contiguous run of weights and of targets.
     """
     if kind == CSR:
         for k in range(csr_ptr[woff + j], csr_ptr[woff + j + 1]):
             cur[post_lo + csr_post[k]] += val * csr_val[k]
+        return
+    c_in, h, w, c_out, h_out, w_out = par[0], par[1], par[2], par[3], par[4], par[5]
+    kh, kw, sh, sw, ph, pw = par[6], par[7], par[8], par[9], par[10], par[11]
+    c_in_g, c_out_g, pre_h, pre_w, pool_h, pool_w, pre_hwc = par[12], par[13], par[14], par[15], par[16], par[17], par[18]
+    if pre_hwc:
+        c = j % c_in
+        y = (j // c_in) // pre_w
+        x = (j // c_in) % pre_w
     else:
-        c_in, h, w, c_out, h_out, w_out = par[0], par[1], par[2], par[3], par[4], par[5]
-        kh, kw, sh, sw, ph, pw = par[6], par[7], par[8], par[9], par[10], par[11]
-        c_in_g, c_out_g, pre_hwc = par[12], par[13], par[16]
-        if pre_hwc:
-            c = j % c_in
-            y = (j // c_in) // w
-            x = (j // c_in) % w
-        else:
-            c = j // (h * w)
-            y = (j // w) % h
-            x = j % w
-        if y >= par[14] or x >= par[15]:
+        c = j // (pre_h * pre_w)
+        y = (j // pre_w) % pre_h
+        x = j % pre_w
+    if pool_h > 1 or pool_w > 1:
+        y = y // pool_h
+        x = x // pool_w
+        if y >= h or x >= w:
             return
-        o_base = (c // c_in_g) * c_out_g
-        oy_lo = max(0, -((kh - 1 - y - ph) // sh))
-        oy_hi = min(h_out - 1, (y + ph) // sh)
-        ox_lo = max(0, -((kw - 1 - x - pw) // sw))
-        ox_hi = min(w_out - 1, (x + pw) // sw)
+        val = val * scale
+    o_base = (c // c_in_g) * c_out_g
+    oy_lo = max(0, -((kh - 1 - y - ph) // sh))
+    oy_hi = min(h_out - 1, (y + ph) // sh)
+    ox_lo = max(0, -((kw - 1 - x - pw) // sw))
+    ox_hi = min(w_out - 1, (x + pw) // sw)
+    if ox_hi < ox_lo:
+        return
+    if sw == 1 and c_out_g == c_out:
+        run = (ox_hi - ox_lo + 1) * c_out
+        for oy in range(oy_lo, oy_hi + 1):
+            dy = y + ph - oy * sh
+            wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox_lo)) * c_out
+            tgt = post_lo + (oy * w_out + ox_lo) * c_out
+            _add_row(cur[tgt:tgt + run], conv_w[wb:wb + run], val)
+    else:
         for oy in range(oy_lo, oy_hi + 1):
             dy = y + ph - oy * sh
             for ox in range(ox_lo, ox_hi + 1):
-                dx = x + pw - ox * sw
-                wb = woff + ((c * kh + dy) * kw + dx) * c_out_g
+                wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox * sw)) * c_out_g
                 tgt = post_lo + (oy * w_out + ox) * c_out + o_base
                 _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
 
@@ -167,7 +182,7 @@ def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, c
 @njit(cache=True)
 def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, fanout,
+               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, v, syn, refr_left, fired, act_idx, act_val,
                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates):
@@ -229,7 +244,7 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 else:
                     for a in range(n_act):
                         deliver(proj_kind[q], act_idx[a] - lo, act_val[a], post_lo, proj_woff[q], target,
-                                csr_ptr, csr_post, csr_val, conv_par[q], conv_w)
+                                csr_ptr, csr_post, csr_val, conv_par[q], conv_w, conv_scale[q])
                 if analog:
                     macs[arrive, q] += count
                 else:
@@ -250,12 +265,12 @@ def run_samples(lo, hi, args, buffers, outputs):
 def _one(b, args, buffers, outputs):
     (steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory, proj_post, proj_kind,
      proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
-     conv_w, fanout, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
+     conv_w, conv_scale, fanout, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
     cur, v, syn, refr_left, fired, act_idx, act_val = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, fanout,
+               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur[b], v[b], syn[b], refr_left[b], fired[b], act_idx[b], act_val[b],
                rec_off, rec[b], mem_trace[b], out_spikes[b], out_mem[b], events[b], macs[b], spikes[b],

@@ -2,11 +2,11 @@
 
 Every projection becomes one of three kernel operations on presynaptic neuron indices:
 DENSE (a row of ``weight.T`` per presynaptic neuron), CSR (only the non-zero synapses) or CONV
-(convolution fan-out, computed per event). Pooling is folded into the weights that follow it: a
-tiling pool before a convolution becomes a strided convolution with a larger kernel, a pool
-before Linear/Sparse weights becomes rows of the composite matrix, and a pool on its own becomes
-a depthwise convolution. The composite synapses are exactly what a spike reaches, so
-``fanout[j]`` (non-zero synapses of presynaptic neuron ``j``) gives synaptic events per spike.
+(convolution fan-out, computed per event). A tiling pool before a convolution stays in front of it
+(a spike enters the pooled pixel it falls in, scaled by the pool's factor); a pool before
+Linear/Sparse weights becomes rows of the composite matrix; a pool on its own is a depthwise
+convolution. ``fanout[j]`` counts the non-zero synapses a spike of presynaptic neuron ``j``
+reaches through pool and weights: its synaptic events.
 
 Populations that receive a convolution are stored channel-last (H, W, C) inside the kernel, so that
 one event adds into consecutive output channels (vector adds); ``Plan.perm`` maps each internal
@@ -24,7 +24,7 @@ from ..neurons import RESETS
 
 DENSE, CSR, CONV = 0, 1, 2
 CONV_FIELDS = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw",
-               "c_in_group", "c_out_group", "crop_h", "crop_w", "pre_hwc")
+               "c_in_group", "c_out_group", "pre_h", "pre_w", "pool_h", "pool_w", "pre_hwc")
 
 
 @dataclass(frozen=True)
@@ -32,44 +32,52 @@ class KernelOp:
     """One projection in kernel form, before concatenation."""
 
     kind: int
-    weights: np.ndarray                 # DENSE: [n_pre, n_post]; CSR: values; CONV: [C_in, kh, kw, C_out/groups]
+    weights: np.ndarray                 # DENSE: [n_pre, n_post]; CSR: values; CONV: [C_in, kh, kw (flipped), C_out/groups]
     fanout: np.ndarray                  # non-zero synapses reached per presynaptic neuron, int64
     dense_macs: int                     # NeuroBench Dense of the weighted op, per sample and step
     csr_ptr: np.ndarray | None = None
     csr_post: np.ndarray | None = None
     conv: tuple | None = None           # CONV_FIELDS
+    scale: float = 1.0                  # CONV: factor of a tiling pool in front of the convolution
 
 
-def _axis_taps(size: int, out: int, kernel: int, stride: int, pad: int, crop: int) -> np.ndarray:
+def _axis_taps(size: int, out: int, kernel: int, stride: int, pad: int) -> np.ndarray:
     """taps[i, d] is True where input position i meets kernel offset d at some valid output position."""
     i = np.arange(size)[:, None]
     d = np.arange(kernel)[None, :]
     o, rem = np.divmod(i + pad - d, stride)
-    return (rem == 0) & (o >= 0) & (o < out) & (i < crop)
+    return (rem == 0) & (o >= 0) & (o < out)
 
 
-def _conv_fanout(nnz: np.ndarray, h: int, w: int, conv: dict) -> np.ndarray:
-    """Per input neuron (C, H, W): sum over reachable kernel offsets of ``nnz[c, dy, dx]``."""
-    ty = _axis_taps(h, conv["h_out"], conv["kh"], conv["sh"], conv["ph"], conv["crop_h"]).astype(np.int64)
-    tx = _axis_taps(w, conv["w_out"], conv["kw"], conv["sw"], conv["pw"], conv["crop_w"]).astype(np.int64)
+def _conv_fanout(nnz: np.ndarray, conv: dict) -> np.ndarray:
+    """Per convolution input neuron (C, H, W): sum over reachable kernel offsets of ``nnz[c, dy, dx]``."""
+    ty = _axis_taps(conv["h"], conv["h_out"], conv["kh"], conv["sh"], conv["ph"]).astype(np.int64)
+    tx = _axis_taps(conv["w"], conv["w_out"], conv["kw"], conv["sw"], conv["pw"]).astype(np.int64)
     return np.einsum("yd,xe,cde->cyx", ty, tx, nnz.astype(np.int64)).ravel()
 
 
 def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padding, groups: int,
-             crop=None) -> KernelOp:
+             pre_shape: tuple | None = None, pool=None) -> KernelOp:
+    """A convolution of ``in_shape``; with ``pool``, its input is that tiling pool of ``pre_shape``."""
     c_out, c_in_g, kh, kw = weight.shape
     c_in, h, w = in_shape
+    pre_shape = pre_shape or in_shape
+    pool_h, pool_w = pool.kernel_size if pool else (1, 1)
     c_out_g = c_out // groups
     conv = dict(c_in=c_in, h=h, w=w, c_out=c_out, h_out=out_shape[1], w_out=out_shape[2], kh=kh, kw=kw,
                 sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1], c_in_group=c_in_g,
-                c_out_group=c_out_g, crop_h=crop[0] if crop else h, crop_w=crop[1] if crop else w,
+                c_out_group=c_out_g, pre_h=pre_shape[1], pre_w=pre_shape[2], pool_h=pool_h, pool_w=pool_w,
                 pre_hwc=0)
-    # wk[c, dy, dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]
+    # wk[c, dy, kw - 1 - dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]:
+    # flipped in x, so that with stride 1 the weights of consecutive output columns are contiguous.
     wk = weight.reshape(groups, c_out_g, c_in_g, kh, kw).transpose(0, 2, 3, 4, 1).reshape(c_in, kh, kw, c_out_g)
-    fanout = _conv_fanout(np.count_nonzero(wk, axis=3), h, w, conv)
-    dense = _conv_fanout(np.full((c_in, kh, kw), c_out_g), h, w, conv).sum()
-    return KernelOp(CONV, np.ascontiguousarray(wk, dtype=np.float32), fanout, int(dense),
-                    conv=tuple(conv[f] for f in CONV_FIELDS))
+    fanout = _conv_fanout(np.count_nonzero(wk, axis=3), conv)
+    dense = _conv_fanout(np.full((c_in, kh, kw), c_out_g), conv).sum()
+    if pool:
+        q = _pooled_index(pre_shape, pool)
+        fanout = np.where(q >= 0, fanout[q], 0)
+    return KernelOp(CONV, np.ascontiguousarray(wk[:, :, ::-1], dtype=np.float32), fanout, int(dense),
+                    conv=tuple(conv[f] for f in CONV_FIELDS), scale=pool.scale if pool else 1.0)
 
 
 def _csr_op(n_post: int, ptr: np.ndarray, post: np.ndarray, values: np.ndarray, dense_macs: int) -> KernelOp:
@@ -115,13 +123,8 @@ def compile_projection(proj, pre_shape: tuple, post_shape: tuple) -> KernelOp:
     pooled_shape = pool.output_shape(pre_shape)
     scale = np.float32(pool.scale)
     if isinstance(weighted, Conv2d):
-        ph, pw = pool.kernel_size
-        base = _conv_op(weighted.weight, pooled_shape, post_shape, weighted.stride, weighted.padding, weighted.groups)
-        w = scale * np.repeat(np.repeat(weighted.weight, ph, axis=2), pw, axis=3)
-        op = _conv_op(w, pre_shape, post_shape, (weighted.stride[0] * ph, weighted.stride[1] * pw),
-                      (weighted.padding[0] * ph, weighted.padding[1] * pw), weighted.groups,
-                      crop=(pooled_shape[1] * ph, pooled_shape[2] * pw))
-        return KernelOp(CONV, op.weights, op.fanout, base.dense_macs, conv=op.conv)
+        return _conv_op(weighted.weight, pooled_shape, post_shape, weighted.stride, weighted.padding, weighted.groups,
+                        pre_shape=pre_shape, pool=pool)
     q = _pooled_index(pre_shape, pool)
     n_pooled = int(np.prod(pooled_shape))
     if isinstance(weighted, Linear):
@@ -164,6 +167,7 @@ class Plan:
     csr_val: np.ndarray
     conv_par: np.ndarray         # [Q, len(CONV_FIELDS)] int64
     conv_w: np.ndarray
+    conv_scale: np.ndarray       # [Q] float32, factor of a pool in front of a CONV op
     fanout: np.ndarray
     n_slots: int                 # ring-buffer depth: max delay + 1
     perm: tuple                  # per population: C-order index of each internal position
@@ -256,6 +260,7 @@ def compile_network(net: Network) -> Plan:
         out_ptr=out_ptr, out_proj=order_out.astype(np.int64),
         dense_w=cat(dense_w, np.float32), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
         csr_val=cat(csr_val, np.float32), conv_par=conv_par, conv_w=cat(conv_w, np.float32),
+        conv_scale=np.array([op.scale for op in ops], np.float32),
         fanout=cat(fanout, np.int64), n_slots=int(max([p.delay for p in projs], default=0)) + 1,
         perm=tuple(perm),
     )
@@ -271,7 +276,7 @@ def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc
     fanout = op.fanout[pre_perm]
     if op.kind == CONV:
         conv = op.conv[:-1] + (int(pre_hwc),)
-        return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv)
+        return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv, scale=op.scale)
     if op.kind == DENSE:
         return KernelOp(DENSE, np.ascontiguousarray(op.weights[pre_perm][:, post_perm]), fanout, op.dense_macs)
     inverse = np.argsort(post_perm)

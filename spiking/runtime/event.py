@@ -45,7 +45,7 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
             plan.has_refractory, plan.neuron,
             plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_woff, plan.proj_fanoff,
             plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post, plan.csr_val, plan.conv_par,
-            plan.conv_w, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
+            plan.conv_w, plan.conv_scale, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
             stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
     _run_threaded(batch, args, buffers, outputs)
