@@ -1,21 +1,21 @@
-"""Wall-clock timing that is fair between peers: warm-up, then the best of repeats taken in turn."""
+"""Wall-clock timing that is fair between peers: the best of warm repeats, taken in rounds."""
 from __future__ import annotations
 
 import time
 
 
 def best_times(fns, min_repeats: int = 3, budget_s: float = 1.0, max_repeats: int = 20) -> list[float]:
-    """Smallest wall time of each of ``fns``, called in turn, round after round.
+    """Smallest wall time of each of ``fns``, taken in rounds.
 
-    Interleaving gives every contestant the same share of a noisy machine (a shared VM's other
-    tenants, CPU frequency); each is called once first, untimed, to warm up.
+    In every round each function runs twice in a row and the second call is timed: each contestant
+    is measured with its own data warm in the caches, as in a loop over batches, while the rounds
+    give all of them the same share of a noisy machine (a shared VM's other tenants).
     """
-    for fn in fns:
-        fn()
     times = [[] for _ in fns]
     start = time.perf_counter()
     while len(times[0]) < max_repeats and (len(times[0]) < min_repeats or time.perf_counter() - start < budget_s):
         for fn, record in zip(fns, times):
+            fn()
             t0 = time.perf_counter()
             fn()
             record.append(time.perf_counter() - t0)
