@@ -365,3 +365,19 @@ def test_recording_an_analog_input_is_refused():
     net.connect("in", "n", sp.Linear(np.ones((1, 2))))
     with raises("record: 'in' is fed analog currents"):
         sp.run(net, sp.currents(np.array([[-1.5, 2.75]])), 3, record=["in"])
+
+
+@pytest.mark.parametrize("override,message", [
+    (dict(index=np.array([0, 5])), r"indices must lie in \[0, 4\)"),
+    (dict(ptr=np.array([0, 2, 2]), index=np.array([3, 3])), "increase strictly within each row"),
+    (dict(ptr=np.array([0, 2, 1])), "non-decreasing offsets"),
+    (dict(value=np.array([1.0, np.nan])), "NaN"),
+    (dict(value=np.array([1.0, 0.5])), "whole numbers"),
+])
+def test_hand_built_stimulus_is_checked(override, message):
+    # Rows are samples here (one step, two samples); the kernels would index with these unchecked.
+    fields = dict(steps=1, batch=2, shape=(4,), ptr=np.array([0, 1, 2]), index=np.array([0, 3]),
+                  value=np.array([1.0, 2.0]), analog=False)
+    sp.Stimulus(**fields)
+    with raises(message):
+        sp.Stimulus(**{**fields, **override})

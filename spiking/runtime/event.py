@@ -35,7 +35,7 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     spikes = np.zeros((batch, steps, n_pop), np.int64)
     mem_updates = np.zeros((batch, steps, n_pop), np.int64)
     if stim is None:
-        stim = Stimulus(1, batch, (0,), np.zeros(batch + 1, np.int64), np.zeros(0, np.int64),
+        stim = Stimulus(1, batch, (1,), np.zeros(batch + 1, np.int64), np.zeros(0, np.int64),
                         np.zeros(0, np.float32), False, True)
     n = plan.n_neurons
     buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, n), np.float32),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ValidationError
+from ..kernels.stimulus import scatter_rows
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,33 @@ class Stimulus:
     analog: bool
     constant: bool = False
 
+    def __post_init__(self):
+        # The kernels index with these arrays unchecked: a bad row would write out of bounds.
+        shape = tuple(int(d) for d in self.shape)
+        object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "ptr", np.ascontiguousarray(self.ptr, np.int64))
+        object.__setattr__(self, "index", np.ascontiguousarray(self.index, np.int64))
+        object.__setattr__(self, "value", np.ascontiguousarray(self.value, np.float32))
+        ptr, index, value = self.ptr, self.index, self.value
+        rows = self.steps * self.batch
+        if self.steps < 1 or self.batch < 1 or (self.constant and self.steps != 1) or min(shape, default=0) < 1:
+            raise ValidationError(f"stimulus: steps {self.steps}, batch {self.batch} and shape {shape} must be "
+                                  "positive (steps 1 when constant)")
+        if ptr.shape != (rows + 1,) or ptr[0] != 0 or ptr[-1] != len(index) or (np.diff(ptr) < 0).any():
+            raise ValidationError(f"stimulus: ptr must hold {rows + 1} non-decreasing offsets from 0 to {len(index)}")
+        if value.shape != index.shape:
+            raise ValidationError(f"stimulus: index {index.shape} and value {value.shape} differ in shape")
+        if len(index) and (index.min() < 0 or index.max() >= self.size):
+            raise ValidationError(f"stimulus: input neuron indices must lie in [0, {self.size})")
+        row_start = np.zeros(len(index), bool)
+        row_start[ptr[:-1][np.diff(ptr) > 0]] = True
+        if (np.diff(index) <= 0)[~row_start[1:]].any():
+            raise ValidationError("stimulus: indices must increase strictly within each row (one entry per neuron)")
+        if not np.isfinite(value).all():
+            raise ValidationError("stimulus: values contain NaN or infinite values")
+        if not self.analog and ((value < 0) | (value > 255) | (value != np.floor(value))).any():
+            raise ValidationError("stimulus: spike counts must be whole numbers in [0, 255]")
+
     @property
     def size(self) -> int:
         return int(np.prod(self.shape))
@@ -36,7 +64,7 @@ class Stimulus:
     def dense(self) -> np.ndarray:
         """All rows as a dense ``[steps, batch, *shape]`` float32 array (for the dense reference)."""
         out = np.zeros((self.steps * self.batch, self.size), np.float32)
-        out[np.repeat(np.arange(self.steps * self.batch), np.diff(self.ptr)), self.index] = self.value
+        scatter_rows(self.ptr, self.index, self.value, out)
         return out.reshape((self.steps, self.batch) + self.shape)
 
 
