@@ -118,6 +118,7 @@ class DenseReference:
         self.depth = max([p.delay for p in net.projections.values()], default=0) + 1
 
 
+@torch.inference_mode()
 def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int, record: tuple,
               record_membrane: bool) -> RunResult:
     """Run the network time-stepped in torch float32 with the equations of ``spiking.neurons``."""
