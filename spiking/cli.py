@@ -17,6 +17,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--batches", nargs="+", type=int, default=[1, 64])
     rt.add_argument("--densities", nargs="+", type=float, default=None)
     rt.add_argument("--steps", type=int, default=32)
+    rt.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     rt.add_argument("--budget", type=float, default=2.0, help="seconds of interleaved repeats per row (best kept)")
     return parser
 

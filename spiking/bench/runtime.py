@@ -76,10 +76,22 @@ def format_report(report: dict) -> str:
     return "\n".join(lines)
 
 
+def format_markdown(report: dict) -> str:
+    """The rows as a Markdown table, for the README."""
+    lines = ["| model | batch | input density | activity | synaptic events | event ms | dense ms | snnTorch ms "
+             "| dense / event | snnTorch / event |", "|" + "---|" * 10]
+    for r in report["rows"]:
+        lines.append(f"| {r['model']} | {r['batch']} | {r['input_density']:.2f} | {r['activity']:.3f} "
+                     f"| {r['synaptic_events']:.3g} | {r['event_s'] * 1e3:.2f} | {r['dense_s'] * 1e3:.2f} "
+                     f"| {r['snntorch_s'] * 1e3:.2f} | {r['dense_s'] / r['event_s']:.1f} "
+                     f"| {r['snntorch_s'] / r['event_s']:.1f} |")
+    return "\n".join(lines)
+
+
 def main(args) -> None:
     report = bench_runtime(models=args.models, batches=args.batches, densities=args.densities,
                            steps=args.steps, budget_s=args.budget)
-    print(format_report(report))
+    print(format_markdown(report) if args.markdown else format_report(report))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(report, f, indent=1)
