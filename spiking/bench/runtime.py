@@ -42,7 +42,7 @@ def bench_runtime(models=("mlp", "lenet"), batches=(1, 64), densities=DENSITIES,
         snn_counts = run_snntorch(snn_models[model], x)
         event_s, dense_s, snntorch_s = best_times(
             [lambda: run(net, stim, plan=plan), lambda: run(net, stim, backend="dense", plan=references[model]),
-             lambda: run_snntorch(snn_models[model], x)], budget_s=budget_s)
+             lambda: run_snntorch(snn_models[model], x)], min_repeats=5, budget_s=budget_s)
         counts = result.counts
         rows.append(dict(
             model=model, batch=batch, input_density=density, activity=counts.activity, timesteps=steps,

@@ -121,21 +121,26 @@ def compile_projection(proj, pre_shape: tuple, post_shape: tuple) -> KernelOp:
             return _matrix_op(weighted.weight.T)
         return _csr_op(n_post, weighted.pre_ptr, weighted.post, weighted.values, n_pre * n_post)
     pooled_shape = pool.output_shape(pre_shape)
-    scale = np.float32(pool.scale)
     if isinstance(weighted, Conv2d):
         return _conv_op(weighted.weight, pooled_shape, post_shape, weighted.stride, weighted.padding, weighted.groups,
                         pre_shape=pre_shape, pool=pool)
     q = _pooled_index(pre_shape, pool)
     n_pooled = int(np.prod(pooled_shape))
+    scale = np.float32(pool.scale)
     if isinstance(weighted, Linear):
         wt = np.vstack([weighted.weight.T, np.zeros((1, n_post), np.float32)])[q] * scale
         op = _matrix_op(wt)
         return KernelOp(DENSE, op.weights, op.fanout, n_pooled * n_post)
-    lengths = np.where(q >= 0, np.diff(weighted.pre_ptr)[q], 0)
-    ptr = np.concatenate([[0], np.cumsum(lengths)])
-    take = np.concatenate([np.arange(weighted.pre_ptr[j], weighted.pre_ptr[j + 1]) for j in q if j >= 0] or
-                          [np.zeros(0, np.int64)]).astype(np.int64)
+    ptr, take = _csr_rows(weighted.pre_ptr, q)
     return _csr_op(n_post, ptr, weighted.post[take], weighted.values[take] * scale, n_pooled * n_post)
+
+
+def _csr_rows(ptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The CSR offsets of the rows ``rows`` of a CSR structure (-1: an empty row) and the entries they take."""
+    lengths = np.where(rows >= 0, np.diff(ptr)[rows], 0)
+    new_ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    take = np.repeat(np.where(rows >= 0, ptr[rows], 0) - new_ptr[:-1], lengths) + np.arange(new_ptr[-1])
+    return new_ptr, take.astype(np.int64)
 
 
 @dataclass(frozen=True)
@@ -279,8 +284,5 @@ def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc
         return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv, scale=op.scale)
     if op.kind == DENSE:
         return KernelOp(DENSE, np.ascontiguousarray(op.weights[pre_perm][:, post_perm]), fanout, op.dense_macs)
-    inverse = np.argsort(post_perm)
-    lengths = np.diff(op.csr_ptr)[pre_perm]
-    take = np.concatenate([np.arange(op.csr_ptr[j], op.csr_ptr[j + 1]) for j in pre_perm] or [np.zeros(0, np.int64)])
-    ptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-    return KernelOp(CSR, op.weights[take], fanout, op.dense_macs, ptr, inverse[op.csr_post[take]])
+    ptr, take = _csr_rows(op.csr_ptr, pre_perm)
+    return KernelOp(CSR, op.weights[take], fanout, op.dense_macs, ptr, np.argsort(post_perm)[op.csr_post[take]])
