@@ -141,7 +141,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
     out_spikes = torch.zeros(batch, out_pop.size, dtype=torch.int64)
     trace = np.zeros((steps, batch) + out_pop.shape, np.float32) if record_membrane else None
 
-    frames = torch.from_numpy(stim.dense()) if stim is not None else None
+    frames = torch.from_numpy(stim.frames) if stim is not None else None
     for t in range(steps):
         for k, pop in enumerate(order):
             if pop.is_input:

@@ -6,6 +6,7 @@ row, the indices of the active input neurons and their values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -61,8 +62,13 @@ class Stimulus:
     def size(self) -> int:
         return int(np.prod(self.shape))
 
-    def dense(self) -> np.ndarray:
-        """All rows as a dense ``[steps, batch, *shape]`` float32 array (for the dense reference)."""
+    @cached_property
+    def frames(self) -> np.ndarray:
+        """All rows as dense ``[steps, batch, *shape]`` float32 frames, for the dense reference.
+
+        Built on first use and kept with the stimulus, so repeated dense runs reuse them; not to be
+        modified.
+        """
         out = np.zeros((self.steps * self.batch, self.size), np.float32)
         scatter_rows(self.ptr, self.index, self.value, out)
         return out.reshape((self.steps, self.batch) + self.shape)
