@@ -15,10 +15,10 @@ exactly (``method='exact'``). The mapping onto ``spiking.CubaLIF`` (facts:
 - Voltages shift by -V_r, because our threshold must be positive: v' = v - V_r, so the reset is 0,
   the threshold 10 and the leak E_l 11 (mV); ``reset="hard"``. Initial v' is uniform in [0, 10).
 - Brian2 updates, thresholds, then adds the step's spikes to ge/gi, which act from the next step's
-  update on. Our recurrent projection has delay 1: a spike at step t enters ``syn`` at step t+1 and
-  acts in that step's update. With beta = exp(-dt/tau_m) and alpha = exp(-dt/tau_s), the update
-  ``syn = alpha syn + I; v = E_l + beta (v - E_l) + syn`` is then the *exact* solution of one
-  exponential current over a step, not an Euler step, when a spike adds
+  update on. Our recurrent projections have delay 1: a spike at step t enters its synaptic current
+  at step t+1 and acts in that step's update. With beta = exp(-dt/tau_m) and alpha = exp(-dt/tau_s),
+  the update ``syn = alpha syn + I; v = E_l + beta (v - E_l) + syn`` is then the *exact* solution of
+  an exponential current over a step, not an Euler step, when a spike adds
   ``k(tau_s) w`` to ``syn`` with ``k(tau_s) = tau_s / (tau_m - tau_s) (beta - alpha)`` (about dt/tau_m):
   the integral over one step of the membrane's response to the current ``w exp(-s/tau_s)``.
 - Refractory: Brian2 holds v for every update while fewer than 50 steps have passed since the spike
@@ -26,20 +26,10 @@ exactly (``method='exact'``). The mapping onto ``spiking.CubaLIF`` (facts:
   reset), sets v = v_reset at the next step and holds it for ``refractory`` steps, integrating again
   at spike step + refractory + 1; so ``refractory = 49``. The synaptic current keeps decaying and
   receiving input meanwhile, as ge/gi do in Brian2.
-- **One synaptic time constant, not two.** CubaLIF has one synaptic current per neuron; Brian2's
-  neuron has two (tau_e 5 ms, tau_i 10 ms), and no arrangement of populations and projections
-  adds a second decay (populations exchange only spikes). We keep tau_s = tau_i, so inhibition is
-  exact, and give excitation the 10 ms decay with its charge kept: the summed responses agree,
-  ``w_e' k(tau_i) / (1 - alpha_i) = w_e k(tau_e) / (1 - alpha_e)``, so the mean drive is unchanged.
-  The excitatory PSP's peak is 0.79 times Brian2's and comes at 13.8 ms instead of 9.1 ms. Membrane
-  fluctuations (per input about (w tau_s)^2 / (tau_m + tau_s)) come under 4 % from excitation
-  (64 inputs x 1.62 mV x 5 ms against 16 x 9 mV x 10 ms), so the rate barely moves: in a float64
-  simulation of Brian2's two-current model on the networks of seeds 1-5, swapping in this mapping
-  changed the 1-s rate by -3.0 % to +1.1 % (keeping tau_e for both, inhibition charge-kept: +10 % to
-  +18 %). Over seeds 1-8 this script gives 5.26-5.93 Hz (mean 5.63) and Brian2 5.33-5.98 Hz (mean
-  5.64). An exact model needs a second synaptic current in the runtime.
-- One projection with signed weights carries both synapse types (w_e' for presynaptic i < 3200,
-  w_i otherwise), stored sparse by presynaptic neuron: about 320,000 synapses.
+- Two synaptic currents, as Brian2's ge and gi: excitatory spikes feed ``syn`` (alpha =
+  exp(-dt/tau_e)), inhibitory spikes feed the second current (``receptor="inh"``, alpha_inh =
+  exp(-dt/tau_i)); each spike adds ``k(tau_s) w`` to its current, so both PSPs are Brian2's exact
+  ones. Two sparse projections, stored by presynaptic neuron, carry the about 320,000 synapses.
 
 Prints the mean firing rate (Hz) and the wall-clock time (s) of a 1-s simulation, the fastest of
 ``--repeat`` runs of the compiled network; numba compilation is excluded by a short run first.
@@ -80,18 +70,15 @@ def psc_gain(tau_s: float, dt: float = DT) -> float:
 
 
 def synaptic_weights(dt: float = DT) -> tuple[float, float]:
-    """Increments of ``syn`` per excitatory and inhibitory spike under a single tau_i current."""
-    alpha_e, alpha_i = math.exp(-dt / TAU_E), math.exp(-dt / TAU_I)
-    w_inh = W_I * psc_gain(TAU_I, dt=dt)
-    w_exc = W_E * psc_gain(TAU_E, dt=dt) * (1 - alpha_i) / (1 - alpha_e)
-    return w_exc, w_inh
+    """Increments of the excitatory and inhibitory synaptic currents per spike."""
+    return W_E * psc_gain(TAU_E, dt=dt), W_I * psc_gain(TAU_I, dt=dt)
 
 
 def cuba_neuron(v_init, dt: float = DT) -> sp.CubaLIF:
-    """Brian2's CUBA neuron in shifted voltages v - V_r, with a single tau_i synaptic current."""
+    """Brian2's CUBA neuron in shifted voltages v - V_r, with tau_e and tau_i synaptic currents."""
     return sp.CubaLIF(
         v_threshold=V_T - V_R, reset="hard", v_reset=0.0, v_leak=E_L - V_R,
-        beta=math.exp(-dt / TAU_M), alpha=math.exp(-dt / TAU_I),
+        beta=math.exp(-dt / TAU_M), alpha=math.exp(-dt / TAU_E), alpha_inh=math.exp(-dt / TAU_I),
         refractory=round(REFRACTORY_MS / dt) - 1, v_init=v_init)
 
 
@@ -99,20 +86,20 @@ def cuba_network(n: int = 4000, n_exc: int | None = None, p: float = 0.02, seed:
                  weights: tuple[float, float] | None = None, dt: float = DT) -> sp.Network:
     """The CUBA network with ``n`` neurons, the first ``n_exc`` (default 80 %) excitatory.
 
-    ``weights`` overrides the (excitatory, inhibitory) ``syn`` increments, e.g. with dyadic values
+    ``weights`` overrides the (excitatory, inhibitory) current increments, e.g. with dyadic values
     for bit-exact backend comparisons.
     """
     n_exc = int(0.8 * n) if n_exc is None else n_exc
     rng = np.random.default_rng(seed)
     connected = rng.random((n, n), dtype=np.float32) < p          # [pre, post]
-    pre, post = np.nonzero(connected)
-    ptr = np.zeros(n + 1, np.int64)
-    np.cumsum(np.bincount(pre, minlength=n), out=ptr[1:])
     w_exc, w_inh = synaptic_weights(dt) if weights is None else weights
-    values = np.where(pre < n_exc, w_exc, w_inh).astype(np.float32)
     net = sp.Network()
     net.population("P", cuba_neuron(rng.random(n) * (V_T - V_R), dt), (n,))
-    net.connect("P", "P", sp.Sparse(n, ptr, post, values), delay=1, name="recurrent")
+    for name, rows, w in (("excitatory", slice(0, n_exc), w_exc), ("inhibitory", slice(n_exc, n), w_inh)):
+        block = np.zeros((n, n), np.float32)                       # [pre, post], only this type's rows
+        block[rows] = connected[rows] * np.float32(w)
+        net.connect("P", "P", sp.Sparse.from_dense(block.T), delay=1, name=name,
+                    receptor="exc" if name == "excitatory" else "inh")
     return net
 
 

@@ -47,12 +47,13 @@ def _refractory_loop(n, mode, v, syn, fired, left, refractory, thr, beta, leak, 
 
 
 @njit(cache=True)
-def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fired, neuron, refractory,
-                      act_idx, act_val, first_step):
+def update_population(lo, hi, mode, has_refractory, has_inh, cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired,
+                      neuron, refractory, act_idx, act_val, first_step):
     """Advance neurons ``lo..hi-1`` one step (the update in ``spiking.neurons``).
 
-    Reads and clears ``cur``; leaves the step's drive in ``syn`` (through the synaptic current where
-    ``alpha > 0``); writes spiking neuron indices into ``act_idx``. Returns (number of spikes, number
+    Reads and clears ``cur`` (and ``cur_inh`` where ``has_inh``); the synaptic current ``syn`` holds
+    the step's input where ``alpha`` is 0; with a second current the membrane is driven by
+    ``syn + syn_inh``, written to ``drive``. Writes spiking neuron indices into ``act_idx``. Returns (number of spikes, number
     of neurons whose membrane changed). The loops run over slices from index 0 so that the compiler
     can drop negative-index handling and vectorise them.
     """
@@ -60,9 +61,19 @@ def update_population(lo, hi, mode, has_refractory, cur, v, syn, refr_left, fire
     cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
     thr, beta, leak = neuron[0][lo:hi], neuron[1][lo:hi], neuron[2][lo:hi]
     alpha, v_reset, bias = neuron[3][lo:hi], neuron[4][lo:hi], neuron[5][lo:hi]
-    for i in range(n):
-        syn[i] = alpha[i] * syn[i] + (cur[i] + bias[i])
-        cur[i] = 0
+    if has_inh:
+        cur_inh, syn_inh, alpha_inh, drive = cur_inh[lo:hi], syn_inh[lo:hi], neuron[7][lo:hi], drive[lo:hi]
+        for i in range(n):
+            syn[i] = alpha[i] * syn[i] + (cur[i] + bias[i])
+            cur[i] = 0
+            syn_inh[i] = alpha_inh[i] * syn_inh[i] + cur_inh[i]
+            cur_inh[i] = 0
+            drive[i] = syn[i] + syn_inh[i]
+        syn = drive
+    else:
+        for i in range(n):
+            syn[i] = alpha[i] * syn[i] + (cur[i] + bias[i])
+            cur[i] = 0
     if has_refractory:
         left, refractory = refr_left[lo:hi], refractory[lo:hi]
         if mode == SUBTRACT:
@@ -180,13 +191,14 @@ def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, c
 
 
 @njit(cache=True)
-def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory,
-               proj_post, proj_kind, proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj,
+def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory,
+               proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
-               cur, v, syn, refr_left, fired, act_idx, act_val,
+               cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates):
-    """Run every step of sample ``b``; ``cur`` [n_slots, N] and the state vectors are its own buffers.
+    """Run every step of sample ``b``; ``cur`` [n_slots, N] and the state vectors are its own buffers
+    (``cur_inh``, ``syn_inh`` and ``drive`` are empty unless some population has a second current).
 
     Outputs for the sample: rec [T, N_rec] (rec_off[p] < 0: not recorded), mem_trace [T or 0, n_out],
     out_spikes and out_mem [n_out], events and macs [T, Q], spikes and mem_updates [T, P].
@@ -214,8 +226,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 spikes[t, p] = 0 if analog else total
             else:
                 n_act, changed = update_population(
-                    lo, hi, reset_mode[p], has_refractory[p], cur[slot], v, syn, refr_left,
-                    fired, neuron, refractory, act_idx, act_val, t == 0)
+                    lo, hi, reset_mode[p], has_refractory[p], has_inh[p], cur[slot], cur_inh[slot], v, syn, syn_inh,
+                    drive, refr_left, fired, neuron, refractory, act_idx, act_val, t == 0)
                 spikes[t, p] = n_act
                 mem_updates[t, p] = changed
                 if p == output_pop:
@@ -232,7 +244,7 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 post = proj_post[q]
                 post_lo = start[post]
                 n_post = start[post + 1] - post_lo
-                target = cur[arrive % n_slots]
+                target = cur_inh[arrive % n_slots] if proj_inh[q] else cur[arrive % n_slots]
                 fo = proj_fanoff[q] - lo
                 count = 0
                 for a in range(n_act):
@@ -263,15 +275,15 @@ def run_samples(lo, hi, args, buffers, outputs):
 
 @njit(cache=True)
 def _one(b, args, buffers, outputs):
-    (steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory, proj_post, proj_kind,
-     proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
+    (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory, proj_post,
+     proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
      conv_w, conv_scale, fanout, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
-    cur, v, syn, refr_left, fired, act_idx, act_val = buffers
+    cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
-    run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, neuron, refractory,
-               proj_post, proj_kind, proj_delay, proj_woff, proj_fanoff, out_ptr, out_proj,
+    run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory,
+               proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
-               cur[b], v[b], syn[b], refr_left[b], fired[b], act_idx[b], act_val[b],
+               cur[b], cur_inh[b], v[b], syn[b], syn_inh[b], drive[b], refr_left[b], fired[b], act_idx[b], act_val[b],
                rec_off, rec[b], mem_trace[b], out_spikes[b], out_mem[b], events[b], macs[b], spikes[b],
                mem_updates[b])

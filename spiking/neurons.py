@@ -5,6 +5,8 @@ snnTorch ``Leaky`` with its default delayed reset, strict ``>`` threshold)::
 
     I      = input current at t + bias
     syn    = alpha * syn + I                  (CubaLIF only; otherwise syn = I)
+    syn_i  = alpha_inh * syn_i + I_inh        (CubaLIF fed by projections with receptor "inh")
+    syn    = syn + syn_i                      (only where such projections exist)
     r      = 1 if the neuron spiked at t-1
     subtract: v = (v_leak + beta * (v - v_leak) + syn) - r * v_threshold
     hard:     v =  v_leak + beta * ((v_reset if r else v) - v_leak) + syn
@@ -49,6 +51,8 @@ class IF(ByValue):
 
     def __post_init__(self):
         model = type(self).__name__
+        if getattr(self, "alpha_inh", 0.0) is None:
+            object.__setattr__(self, "alpha_inh", self.alpha)
         if self.reset not in RESETS:
             raise ValidationError(f"{model}: reset must be one of {RESETS}, got {self.reset!r}")
         for f in fields(self):
@@ -64,12 +68,12 @@ class IF(ByValue):
                 raise ValidationError(f"{model}: {f.name} must be finite")
             if f.name == "refractory" and ((arr < 0).any() or (arr != np.round(arr)).any()):
                 raise ValidationError(f"{model}: refractory must be a whole number of steps >= 0")
-            if f.name in ("beta", "alpha") and ((arr < 0).any() or (arr > 1).any()):
+            if f.name in ("beta", "alpha", "alpha_inh") and ((arr < 0).any() or (arr > 1).any()):
                 raise ValidationError(f"{model}: {f.name} must lie in [0, 1], got range [{arr.min()}, {arr.max()}]")
 
     def params(self) -> dict[str, np.ndarray]:
         """All numeric parameters as arrays, including the implicit ones of simpler models."""
-        out = {"beta": np.float64(1.0), "v_leak": np.float64(0.0), "alpha": np.float64(0.0)}
+        out = {"beta": np.float64(1.0), "v_leak": np.float64(0.0), "alpha": np.float64(0.0), "alpha_inh": np.float64(0.0)}
         out.update({f.name: np.asarray(getattr(self, f.name)) for f in fields(self) if f.name != "reset"})
         return out
 
@@ -89,9 +93,15 @@ class LIF(IF):
 
 @dataclass(frozen=True, eq=False)
 class CubaLIF(LIF):
-    """Current-based LIF: the input first decays in a synaptic current, ``syn = alpha syn + I``."""
+    """Current-based LIF: the input first decays in a synaptic current, ``syn = alpha syn + I``.
+
+    Projections connected with ``receptor="inh"`` feed a second current that decays with
+    ``alpha_inh`` (default: ``alpha``), as excitatory and inhibitory currents with their own time
+    constants (Brian2's ge/gi, NEST's tau_syn_ex/tau_syn_in).
+    """
 
     alpha: float | np.ndarray = 0.8
+    alpha_inh: float | np.ndarray | None = None
 
     @property
     def has_synapse(self) -> bool:

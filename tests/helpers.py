@@ -47,6 +47,7 @@ def random_neuron(rng: np.random.Generator, model: str, reset: str, shape, per_n
         kw["v_leak"] = _param(rng, [0.0, 0.125, -0.25], shape, per_neuron)
     if model == "CubaLIF":
         kw["alpha"] = _param(rng, [0.25, 0.5, 0.75], shape, per_neuron)
+        kw["alpha_inh"] = _param(rng, [0.0, 0.5, 0.875], shape, per_neuron)
     return MODELS[model](**kw)
 
 

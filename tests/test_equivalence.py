@@ -157,6 +157,15 @@ def case_conv_recurrent(b):
     return (1, 5, 5)
 
 
+def case_second_current(b):
+    b.net.input("in", (6,)); b.pop("h", (5,), model="CubaLIF"); b.pop("out", (4,), model="CubaLIF")
+    b.net.connect("in", "h", sp.Linear(b.w(5, 6)))
+    b.net.connect("in", "h", sp.Sparse.from_dense(b.w(5, 6, density=0.5)), receptor="inh", name="in->h inh")
+    b.net.connect("h", "out", sp.Linear(b.w(4, 5)))
+    b.net.connect("out", "h", sp.Linear(b.w(5, 4)), receptor="inh")
+    return (6,)
+
+
 def case_no_input(b):
     b.pop("a", (4,)); b.pop("b", (3,))
     b.net.connect("a", "b", sp.Linear(b.w(3, 4)))

@@ -380,3 +380,15 @@ def test_random_networks_round_trip(tmp_path_factory, net):
     assert loaded == net
     assert list(loaded.projections) == list(net.projections)
     assert loaded.output == net.output
+
+
+def test_receptor_round_trips(tmp_path):
+    net = Network()
+    net.input("in", (2,))
+    net.population("n", CubaLIF(alpha=0.5, alpha_inh=0.25), (3,))
+    net.connect("in", "n", Linear(np.ones((3, 2))))
+    net.connect("in", "n", Linear(-np.ones((3, 2))), receptor="inh", name="inh")
+    spiking.save(net, tmp_path / "net.h5")
+    loaded = spiking.load(tmp_path / "net.h5")
+    assert loaded == net
+    assert loaded.projections["inh"].receptor == "inh"

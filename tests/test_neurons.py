@@ -204,3 +204,23 @@ def test_matches_snntorch_leaky(mechanism, reset, beta, threshold):
             assert np.array_equal(res.recorded[name], spk_ref[k].astype(np.uint8)), (backend, name)
             assert np.array_equal(res.membrane_trace, mem_ref[k]), (backend, name)
             assert np.array_equal(res.membrane, mem_ref[k][-1]), (backend, name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_cubalif_second_current_by_hand(backend):
+    # One input spike at step 0 reaches both currents: +1 into syn (alpha 0.5), -1 into syn_inh
+    # (alpha_inh 0.25). Drive per step: 1 - 1 = 0, 0.5 - 0.25 = 0.25, 0.25 - 0.0625 = 0.1875;
+    # with beta 1 and no leak the membrane is their running sum.
+    net = sp.Network()
+    net.input("in", (1,))
+    net.population("n", sp.CubaLIF(v_threshold=np.inf, beta=1.0, alpha=0.5, alpha_inh=0.25), (1,))
+    net.connect("in", "n", sp.Linear([[1.0]]))
+    net.connect("in", "n", sp.Linear([[-1.0]]), receptor="inh", name="inh")
+    x = np.zeros((3, 1, 1), np.uint8)
+    x[0] = 1
+    res = sp.run(net, sp.spikes(x), backend=backend, record_membrane=True)
+    assert res.membrane_trace[:, 0, 0].tolist() == [0.0, 0.25, 0.4375]
+
+
+def test_second_current_defaults_to_alpha():
+    assert sp.CubaLIF(alpha=0.75).alpha_inh == 0.75

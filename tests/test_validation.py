@@ -381,3 +381,14 @@ def test_hand_built_stimulus_is_checked(override, message):
     sp.Stimulus(**fields)
     with raises(message):
         sp.Stimulus(**{**fields, **override})
+
+
+def test_receptor_must_be_known_and_fit_the_neuron():
+    net = sp.Network()
+    net.input("in", (2,))
+    net.population("lif", sp.LIF(), (1,))
+    net.population("cuba", sp.CubaLIF(), (1,))
+    with raises("receptor must be one of"):
+        net.connect("in", "cuba", sp.Linear(np.ones((1, 2))), receptor="gaba")
+    with raises("receptor 'inh' needs a CubaLIF population, 'lif' is LIF"):
+        net.connect("in", "lif", sp.Linear(np.ones((1, 2))), receptor="inh")

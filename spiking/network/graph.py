@@ -16,6 +16,8 @@ from ..neurons import IF
 from ..value import ByValue
 from .ops import POOLS, WEIGHTED, Flatten
 
+RECEPTORS = ("exc", "inh")
+
 
 @dataclass(frozen=True, eq=False)
 class Population(ByValue):
@@ -36,13 +38,17 @@ class Population(ByValue):
 
 @dataclass(frozen=True, eq=False)
 class Projection(ByValue):
-    """Activity of ``pre`` through ``ops`` (pooling, flatten, weights) into the current of ``post``."""
+    """Activity of ``pre`` through ``ops`` (pooling, flatten, weights) into the current of ``post``.
+
+    ``receptor`` is ``"exc"`` (the input current) or ``"inh"`` (a CubaLIF's second synaptic current).
+    """
 
     name: str
     pre: str
     post: str
     ops: tuple
     delay: int
+    receptor: str = "exc"
 
     @property
     def pool(self):
@@ -114,8 +120,12 @@ class Network:
         _check_neuron_params(name, neuron, shape)
         return self._add(Population(name, shape, neuron))
 
-    def connect(self, pre: str, post: str, ops=(), delay: int | None = None, name: str | None = None) -> str:
-        """Project ``pre`` into ``post`` through ``ops`` (one op or a sequence), returning the projection's name."""
+    def connect(self, pre: str, post: str, ops=(), delay: int | None = None, name: str | None = None,
+                receptor: str = "exc") -> str:
+        """Project ``pre`` into ``post`` through ``ops`` (one op or a sequence), returning the projection's name.
+
+        ``receptor="inh"`` feeds the second synaptic current of a CubaLIF population.
+        """
         ops = tuple(ops) if isinstance(ops, (list, tuple)) else (ops,)
         name = name or self._free_name(f"{pre}->{post}")
         if name in self.projections:
@@ -125,6 +135,11 @@ class Network:
                 raise ValidationError(f"projection '{name}': no population named '{end}'")
         if self.populations[post].is_input:
             raise ValidationError(f"projection '{name}': '{post}' is an input and cannot receive projections")
+        if receptor not in RECEPTORS:
+            raise ValidationError(f"projection '{name}': receptor must be one of {RECEPTORS}, got {receptor!r}")
+        if receptor == "inh" and not self.populations[post].neuron.has_synapse:
+            raise ValidationError(f"projection '{name}': receptor 'inh' needs a CubaLIF population, "
+                                  f"'{post}' is {type(self.populations[post].neuron).__name__}")
         recurrent = self.rank(pre) >= self.rank(post)
         if delay is None:
             delay = 1 if recurrent else 0
@@ -143,7 +158,7 @@ class Network:
         if shape != self.populations[post].shape:
             raise ValidationError(f"projection '{name}': ops produce shape {shape} but '{post}' has shape "
                                   f"{self.populations[post].shape}" + ("; add Flatten()" if len(shape) > 1 else ""))
-        self.projections[name] = Projection(name, pre, post, ops, int(delay))
+        self.projections[name] = Projection(name, pre, post, ops, int(delay), receptor)
         return name
 
     def _free_name(self, base: str) -> str:

@@ -4,7 +4,7 @@ Layout (format ``spiking.network``, version 1)::
 
     /                    attrs: format, version, output (absent when None)
     /populations/<i>     attrs: name, shape; group ``neuron`` (absent for the input)
-    /projections/<i>     attrs: name, pre, post, delay; groups ``ops/<k>``
+    /projections/<i>     attrs: name, pre, post, receptor, delay; groups ``ops/<k>``
 
 ``<i>`` and ``<k>`` are the insertion order (HDF5 lists members alphabetically). A neuron or op is
 stored generically, as NIR does, so a new model or op needs no I/O code: a group with attribute
@@ -75,7 +75,7 @@ def _write_network(f: h5py.File, net: Network) -> None:
     projs = f.create_group("projections")
     for i, proj in enumerate(net.projections.values()):
         g = projs.create_group(str(i))
-        for key in ("name", "pre", "post"):
+        for key in ("name", "pre", "post", "receptor"):
             g.attrs[key] = getattr(proj, key)
         g.attrs["delay"] = np.int64(proj.delay)
         ops = g.create_group("ops")
@@ -127,11 +127,11 @@ def _read_network(f: h5py.File, path: str) -> Network:
             else:
                 net.population(name, neuron, shape.tolist())
     for g in _members(f, "projections", path):
-        names = [_attr(g, key, str, path) for key in ("name", "pre", "post")]
+        names = [_attr(g, key, str, path) for key in ("name", "pre", "post", "receptor")]
         delay = _attr(g, "delay", np.integer, path)
         ops = [_read_object(op, OPS, path) for op in _members(g, "ops", path)]
         with _located(path, g.name):
-            net.connect(names[1], names[2], ops, delay=int(delay), name=names[0])
+            net.connect(names[1], names[2], ops, delay=int(delay), name=names[0], receptor=names[3])
     if "output" in f.attrs:
         output = _attr(f, "output", str, path)
         if output not in net.populations:

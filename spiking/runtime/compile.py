@@ -154,13 +154,15 @@ class Plan:
     output_pop: int
     reset_mode: np.ndarray       # [P] int64 index into RESETS
     has_refractory: np.ndarray   # [P] bool: some neuron has a refractory period
-    neuron: np.ndarray           # [7, N] float32: v_threshold, beta, v_leak, alpha (0: no synaptic current), v_reset, bias, v_init
+    has_inh: np.ndarray          # [P] bool: receives projections into its second synaptic current
+    neuron: np.ndarray           # [8, N] float32, NEURON_ROWS (alpha 0: no synaptic current)
     refractory: np.ndarray       # [N] int64
     projection_names: tuple
     proj_pre: np.ndarray
     proj_post: np.ndarray
     proj_kind: np.ndarray
     proj_delay: np.ndarray
+    proj_inh: np.ndarray         # [Q] bool: delivers into the second synaptic current
     proj_woff: np.ndarray        # offset into the weights of its kind
     proj_fanoff: np.ndarray      # offset into fanout
     proj_dense_macs: np.ndarray
@@ -182,7 +184,7 @@ class Plan:
         return int(self.start[-1])
 
 
-NEURON_ROWS = ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init")
+NEURON_ROWS = ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init", "alpha_inh")
 
 
 def compile_network(net: Network) -> Plan:
@@ -260,6 +262,8 @@ def compile_network(net: Network) -> Plan:
         projection_names=tuple(p.name for p in projs), proj_pre=pre, proj_post=post,
         proj_kind=np.array([op.kind for op in ops], np.int64),
         proj_delay=np.array([p.delay for p in projs], np.int64),
+        proj_inh=np.array([p.receptor == "inh" for p in projs], dtype=bool),
+        has_inh=np.array([any(p.receptor == "inh" and p.post == pop.name for p in projs) for pop in order], dtype=bool),
         proj_woff=np.array(woff, np.int64), proj_fanoff=np.array(fanoff, np.int64),
         proj_dense_macs=np.array([op.dense_macs for op in ops], np.int64),
         out_ptr=out_ptr, out_proj=order_out.astype(np.int64),

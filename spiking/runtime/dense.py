@@ -86,8 +86,8 @@ class _Population:
     def __init__(self, pop, incoming: list):
         self.pop, self.incoming = pop, incoming
         n = pop.size
-        self.p = {k: _param(pop.neuron, k, n) for k in ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias",
-                                                         "v_init")}
+        self.p = {k: _param(pop.neuron, k, n) for k in ("v_threshold", "beta", "v_leak", "alpha", "alpha_inh",
+                                                         "v_reset", "bias", "v_init")}
         self.p["refractory"] = torch.from_numpy(
             np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (n,)).astype(np.int64).copy())
         # Terms that are exactly neutral (x + 0, 0 + 1 * (v - 0)) are skipped: the result is bit-identical.
@@ -95,6 +95,7 @@ class _Population:
         self.biased = bool((self.p["bias"] != 0).any())
         self.refractory = bool((self.p["refractory"] > 0).any())
         self.infinite = bool(torch.isinf(self.p["v_threshold"]).any())
+        self.inh = any(c.proj.receptor == "inh" for c in incoming)
 
 
 class DenseReference:
@@ -126,6 +127,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
     analog_input = stim is not None and stim.analog
     history = {pop.name: [] for pop in order}
     state = {name: dict(v=pop.p["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.pop.size),
+                        syn_inh=torch.zeros(batch, pop.pop.size),
                         left=torch.zeros(batch, pop.pop.size, dtype=torch.int64),
                         fired=torch.zeros(batch, pop.pop.size, dtype=torch.bool), spikes=torch.zeros(batch, pop.pop.size))
              for name, pop in ref.populations.items()}
@@ -149,15 +151,17 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
                 active = (x != 0).to(torch.float32) if analog_input else x
             else:
                 neurons = ref.populations[pop.name]
-                cur = None
+                cur = {"exc": None, "inh": None}
                 for proj in neurons.incoming:
                     past = history[proj.proj.pre]
                     if len(past) > proj.lag:
                         delivered = proj(past[-1 - proj.lag])
-                        cur = delivered if cur is None else cur + delivered
-                if cur is None:
-                    cur = torch.zeros(batch, pop.size)
-                s, changed[t][k] = _step(neurons, state[pop.name], cur, t == 0)
+                        into = proj.proj.receptor
+                        cur[into] = delivered if cur[into] is None else cur[into] + delivered
+                for into in cur:
+                    if cur[into] is None:
+                        cur[into] = torch.zeros(batch, pop.size)
+                s, changed[t][k] = _step(neurons, state[pop.name], cur["exc"], cur["inh"], t == 0)
                 x = active = state[pop.name]["spikes"].reshape((batch,) + pop.shape)
                 if pop.name == out:
                     out_spikes += s
@@ -192,13 +196,16 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
     return RunResult(out, out_spikes.numpy().reshape((batch,) + out_pop.shape), membrane, trace, recorded, counts)
 
 
-def _step(neurons: _Population, st: dict, cur: torch.Tensor, first: bool):
+def _step(neurons: _Population, st: dict, cur: torch.Tensor, cur_inh: torch.Tensor, first: bool):
     """One update of a population's state (``spiking.neurons``); returns (spikes, membranes changed)."""
     p, reset = neurons.p, neurons.pop.neuron.reset
     drive = cur + p["bias"] if neurons.biased else cur
     if neurons.pop.neuron.has_synapse:
         st["syn"] = p["alpha"] * st["syn"] + drive
         drive = st["syn"]
+    if neurons.inh:
+        st["syn_inh"] = p["alpha_inh"] * st["syn_inh"] + cur_inh
+        drive = drive + st["syn_inh"]
     v0, r = st["v"], st["fired"]
     thr = p["v_threshold"]
     base = torch.where(r, p["v_reset"], v0) if reset == "hard" else v0

@@ -38,12 +38,14 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
         stim = Stimulus(1, batch, (1,), np.zeros(batch + 1, np.int64), np.zeros(0, np.int64),
                         np.zeros(0, np.float32), False, True)
     n = plan.n_neurons
-    buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, n), np.float32),
-               np.zeros((batch, n), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
+    n_inh = n if plan.has_inh.any() else 0
+    buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, plan.n_slots, n_inh), np.float32),
+               np.zeros((batch, n), np.float32), np.zeros((batch, n), np.float32), np.zeros((batch, n_inh), np.float32),
+               np.zeros((batch, n_inh), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
                np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32))
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode,
-            plan.has_refractory, plan.neuron,
-            plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_woff, plan.proj_fanoff,
+            plan.has_refractory, plan.has_inh, plan.neuron,
+            plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_inh, plan.proj_woff, plan.proj_fanoff,
             plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post, plan.csr_val, plan.conv_par,
             plan.conv_w, plan.conv_scale, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
             stim.analog, rec_off)
