@@ -4,10 +4,22 @@ Work per step is one update per neuron plus one weight read per synapse a spike 
 silent neuron costs nothing downstream. Arrays follow ``spiking.runtime.compile.Plan``.
 """
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import overload
 
 DENSE, CSR, CONV = 0, 1, 2
 SUBTRACT, HARD, NONE = 0, 1, 2
+
+
+def _at(param, i):
+    """``param[i]`` for a per-neuron array, ``param`` itself for a population-wide scalar."""
+
+
+@overload(_at, inline="always")
+def _at_overload(param, i):
+    if isinstance(param, types.Array):
+        return lambda param, i: param[i]
+    return lambda param, i: param
 
 
 @njit(inline="always")
@@ -24,22 +36,23 @@ def _membrane(v0, r, drive, mode, thr, beta, leak, v_reset):
 def _refractory_loop(n, mode, v, syn, fired, left, refractory, thr, beta, leak, v_reset):
     """The update for populations with refractory periods: held neurons keep their reset value.
 
-    Branch-free per neuron; ``mode`` is a literal at each call site so the reset is resolved at compile time.
+    Branch-free per neuron; ``mode`` is a literal at each call site so the reset is resolved at
+    compile time. Parameters are arrays or population-wide scalars (see ``_at``).
     """
     changed = 0
     for i in range(n):
         v0 = v[i]
         r = fired[i] != 0
         held = left[i] > 0
-        v_int = _membrane(v0, r, syn[i], mode, thr[i], beta[i], leak[i], v_reset[i])
+        v_int = _membrane(v0, r, syn[i], mode, _at(thr, i), _at(beta, i), _at(leak, i), _at(v_reset, i))
         v_held = v0
         if mode == SUBTRACT:
-            v_held = v0 - thr[i] if r else v0
+            v_held = v0 - _at(thr, i) if r else v0
         elif mode == HARD:
-            v_held = v_reset[i] if r else v0
+            v_held = _at(v_reset, i) if r else v0
         v1 = v_held if held else v_int
-        spike = (not held) and v1 > thr[i]
-        left[i] = refractory[i] if spike else left[i] - held
+        spike = (not held) and v1 > _at(thr, i)
+        left[i] = _at(refractory, i) if spike else left[i] - held
         v[i] = v1
         fired[i] = spike
         changed += v1 != v0
@@ -47,15 +60,25 @@ def _refractory_loop(n, mode, v, syn, fired, left, refractory, thr, beta, leak, 
 
 
 @njit(cache=True)
-def update_population(lo, hi, mode, has_refractory, has_inh, cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired,
-                      neuron, refractory, act_idx, act_val, first_step):
+def _refractory_step(n, mode, v, syn, fired, left, refractory, thr, beta, leak, v_reset):
+    """``_refractory_loop`` with the reset mode resolved at compile time."""
+    if mode == SUBTRACT:
+        return _refractory_loop(n, SUBTRACT, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+    if mode == HARD:
+        return _refractory_loop(n, HARD, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+    return _refractory_loop(n, NONE, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+
+
+@njit(cache=True)
+def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive, refr_left,
+                      fired, neuron, refractory, act_idx, act_val, first_step):
     """Advance neurons ``lo..hi-1`` one step (the update in ``spiking.neurons``).
 
     Reads and clears ``cur`` (and ``cur_inh`` where ``has_inh``); the synaptic current ``syn`` holds
     the step's input where ``alpha`` is 0; with a second current the membrane is driven by
-    ``syn + syn_inh``, written to ``drive``. Writes spiking neuron indices into ``act_idx``. Returns (number of spikes, number
-    of neurons whose membrane changed). The loops run over slices from index 0 so that the compiler
-    can drop negative-index handling and vectorise them.
+    ``syn + syn_inh``, written to ``drive``. Writes spiking neuron indices into ``act_idx``. Returns
+    (number of spikes, number of neurons whose membrane changed). The loops run over slices from
+    index 0 so that the compiler can drop negative-index handling and vectorise them.
     """
     n = hi - lo
     cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
@@ -74,14 +97,14 @@ def update_population(lo, hi, mode, has_refractory, has_inh, cur, cur_inh, v, sy
         for i in range(n):
             syn[i] = alpha[i] * syn[i] + (cur[i] + bias[i])
             cur[i] = 0
-    if has_refractory:
-        left, refractory = refr_left[lo:hi], refractory[lo:hi]
-        if mode == SUBTRACT:
-            changed = _refractory_loop(n, SUBTRACT, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
-        elif mode == HARD:
-            changed = _refractory_loop(n, HARD, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
-        else:
-            changed = _refractory_loop(n, NONE, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
+    if has_refractory and uniform:
+        # The branchy refractory loop runs measurably faster (CUBA: 0.086 -> 0.077 s) with the
+        # parameters as scalars where the population shares them.
+        changed = _refractory_step(n, mode, v, syn, fired, refr_left[lo:hi], refractory[lo], thr[0], beta[0], leak[0],
+                                   v_reset[0])
+    elif has_refractory:
+        changed = _refractory_step(n, mode, v, syn, fired, refr_left[lo:hi], refractory[lo:hi], thr, beta, leak,
+                                   v_reset)
     else:
         changed = 0
         for i in range(n):
@@ -191,7 +214,7 @@ def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, c
 
 
 @njit(cache=True)
-def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory,
+def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
@@ -226,7 +249,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 spikes[t, p] = 0 if analog else total
             else:
                 n_act, changed = update_population(
-                    lo, hi, reset_mode[p], has_refractory[p], has_inh[p], cur[slot], cur_inh[slot], v, syn, syn_inh,
+                    lo, hi, reset_mode[p], has_refractory[p], has_inh[p], uniform[p], cur[slot], cur_inh[slot], v, syn,
+                    syn_inh,
                     drive, refr_left, fired, neuron, refractory, act_idx, act_val, t == 0)
                 spikes[t, p] = n_act
                 mem_updates[t, p] = changed
@@ -275,12 +299,12 @@ def run_samples(lo, hi, args, buffers, outputs):
 
 @njit(cache=True)
 def _one(b, args, buffers, outputs):
-    (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory, proj_post,
+    (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory, proj_post,
      proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
      conv_w, conv_scale, fanout, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
     cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
-    run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, neuron, refractory,
+    run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
