@@ -34,8 +34,9 @@ exactly (``method='exact'``). The mapping onto ``spiking.CubaLIF`` (facts:
 Prints the mean firing rate (Hz) and the wall-clock time (s) of a 1-s simulation, the fastest of
 ``--repeat`` runs of the compiled network; numba compilation is excluded by a short run first.
 ``--brian2`` also runs ``../shared/tools/brian2_cuba.py`` (C++ standalone, one thread, its time
-excludes C++ compilation) ``--repeat`` times through ``.brian2-env/bin/python`` and prints its
-rate and fastest time below ours.
+excludes C++ compilation) through ``.brian2-env/bin/python``, one run after each round of ours
+(a warm-up run, then the timed one), so that both see the same machine, and prints its rate and
+fastest time below ours.
 
     python examples/cuba.py [--duration 1.0] [--seed 1] [--repeat 3] [--brian2]
 """
@@ -108,34 +109,31 @@ def mean_rate(result: sp.RunResult, n: int, seconds: float) -> float:
     return float(result.output_spikes.sum()) / n / seconds
 
 
-def run_cuba(duration: float, seed: int, repeat: int) -> tuple[float, float, sp.RunResult]:
-    """(rate Hz, best run time s, result) of the full network; compilation excluded."""
+def cuba_runner(duration: float, seed: int):
+    """The network and a function that runs it once, returning (seconds, result); compilation done."""
     net = cuba_network(seed=seed)
     plan = sp.compile_network(net)
     steps = round(duration * 1000 / DT)
     sp.run(net, steps=10, plan=plan)                   # compile (or load) the numba kernels
-    best, res = math.inf, None
-    for _ in range(repeat):
+
+    def once() -> tuple[float, sp.RunResult]:
         t0 = time.perf_counter()
         res = sp.run(net, steps=steps, plan=plan)
-        best = min(best, time.perf_counter() - t0)
-    return mean_rate(res, net.populations["P"].size, duration), best, res
+        return time.perf_counter() - t0, res
+    return net, once
 
 
-def run_brian2(repeat: int) -> tuple[float, float] | str:
-    """Brian2's (rate Hz, best run time s) over ``repeat`` runs, or why they are missing."""
+def brian2_once() -> tuple[float, float]:
+    """Brian2's (rate Hz, run time s) of one run; RuntimeError saying why where it cannot run."""
     if not BRIAN2_SCRIPT.exists():
-        return f"missing {BRIAN2_SCRIPT} (needs ../shared)"
+        raise RuntimeError(f"missing {BRIAN2_SCRIPT} (needs ../shared)")
     if not BRIAN2_PYTHON.exists():
-        return f"missing {BRIAN2_PYTHON}; see ../shared/tools/README.md"
-    best, rate = math.inf, math.nan
-    for _ in range(repeat):
-        out = subprocess.run([str(BRIAN2_PYTHON), str(BRIAN2_SCRIPT)], capture_output=True, text=True, cwd=ROOT)
-        if out.returncode:
-            return f"brian2_cuba.py failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}"
-        rate, seconds = map(float, out.stdout.split()[-2:])
-        best = min(best, seconds)
-    return rate, best
+        raise RuntimeError(f"missing {BRIAN2_PYTHON}; see ../shared/tools/README.md")
+    out = subprocess.run([str(BRIAN2_PYTHON), str(BRIAN2_SCRIPT)], capture_output=True, text=True, cwd=ROOT)
+    if out.returncode:
+        raise RuntimeError(f"brian2_cuba.py failed: {(out.stderr.strip().splitlines() or ['?'])[-1]}")
+    rate, seconds = map(float, out.stdout.split()[-2:])
+    return rate, seconds
 
 
 def main(argv=None) -> None:
@@ -143,14 +141,25 @@ def main(argv=None) -> None:
     ap.add_argument("--duration", type=float, default=1.0, help="biological time in seconds (default 1)")
     ap.add_argument("--seed", type=int, default=1, help="connectivity and initial-state seed")
     ap.add_argument("--repeat", type=int, default=3, help="timed runs of each simulator; the fastest is reported")
-    ap.add_argument("--brian2", action="store_true", help="also run Brian2 C++ standalone (1 s, its own seed)")
+    ap.add_argument("--brian2", action="store_true", help="also run Brian2 C++ standalone (1 s, its own seed), "
+                                                          "alternating with ours")
     args = ap.parse_args(argv)
-    rate, seconds, res = run_cuba(args.duration, args.seed, args.repeat)
-    events = int(res.counts.synaptic_events.sum())
-    print(f"spiking  rate {rate:.3f} Hz  run {seconds:.4f} s  ({events} synaptic events)")
+    net, once = cuba_runner(args.duration, args.seed)
+    ours, theirs, brian2_rate, why = [], [], math.nan, None
+    for _ in range(args.repeat):
+        once()                                          # warm: the other simulator ran in between
+        seconds, res = once()
+        ours.append(seconds)
+        if args.brian2 and why is None:
+            try:
+                brian2_rate, seconds = brian2_once()
+                theirs.append(seconds)
+            except RuntimeError as e:
+                why = str(e)
+    rate = mean_rate(res, net.populations["P"].size, args.duration)
+    print(f"spiking  rate {rate:.3f} Hz  run {min(ours):.4f} s  ({int(res.counts.synaptic_events.sum())} synaptic events)")
     if args.brian2:
-        fig = run_brian2(args.repeat)
-        print(f"brian2   rate {fig[0]:.3f} Hz  run {fig[1]:.4f} s" if isinstance(fig, tuple) else f"brian2   {fig}")
+        print(f"brian2   rate {brian2_rate:.3f} Hz  run {min(theirs):.4f} s" if theirs else f"brian2   {why}")
 
 
 if __name__ == "__main__":
