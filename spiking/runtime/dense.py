@@ -70,10 +70,6 @@ class _Projection:
             x = _apply(op, x, w)
         return x.reshape(x.shape[0], -1)
 
-    def reach(self, x: torch.Tensor) -> int:
-        """Sum over inputs of value times non-zero synapses reached."""
-        return int(x.reshape(-1, len(self.fanout)).sum(0).to(torch.float64) @ self.fanout)
-
 
 def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
     value = np.asarray(neuron.params()[key], np.float64).reshape(-1)
