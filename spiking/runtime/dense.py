@@ -154,9 +154,10 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
                         delivered = proj(past[-1 - proj.lag])
                         into = proj.proj.receptor
                         cur[into] = delivered if cur[into] is None else cur[into] + delivered
-                for into in cur:
-                    if cur[into] is None:
-                        cur[into] = torch.zeros(batch, pop.size)
+                if cur["exc"] is None:
+                    cur["exc"] = torch.zeros(batch, pop.size)
+                if neurons.inh and cur["inh"] is None:
+                    cur["inh"] = torch.zeros(batch, pop.size)
                 s, changed[t][k] = _step(neurons, state[pop.name], cur["exc"], cur["inh"], t == 0)
                 x = active = state[pop.name]["spikes"].reshape((batch,) + pop.shape)
                 if pop.name == out:
