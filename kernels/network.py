@@ -113,13 +113,32 @@ def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_i
             v[i] = v1
             fired[i] = v1 > thr[i]
             changed += v1 != v0
+    return _collect(fired, lo, act_idx, act_val), n if first_step else changed
+
+
+@njit(inline="always")
+def _collect(fired, lo, act_idx, act_val):
+    """Write the indices of neurons with ``fired`` set into ``act_idx`` (from ``lo``); return their number.
+
+    Spikes are rare, so the flags are scanned eight at a time as 64-bit words.
+    """
+    n = len(fired)
+    whole = n - n % 8
+    words = fired[:whole].view(np.uint64)
     n_act = 0
-    for i in range(n):
+    for w in range(len(words)):
+        if words[w] != 0:
+            for i in range(8 * w, 8 * w + 8):
+                if fired[i]:
+                    act_idx[n_act] = lo + i
+                    act_val[n_act] = 1.0
+                    n_act += 1
+    for i in range(whole, n):
         if fired[i]:
             act_idx[n_act] = lo + i
             act_val[n_act] = 1.0
             n_act += 1
-    return n_act, n if first_step else changed
+    return n_act
 
 
 @njit(inline="always")
