@@ -159,7 +159,6 @@ class Plan:
     neuron: np.ndarray           # [8, N] float32, NEURON_ROWS (alpha 0: no synaptic current)
     refractory: np.ndarray       # [N] int64
     projection_names: tuple
-    proj_pre: np.ndarray
     proj_post: np.ndarray
     proj_kind: np.ndarray
     proj_delay: np.ndarray
@@ -261,7 +260,7 @@ def compile_network(net: Network) -> Plan:
         output_pop=names.index(net.output_name), reset_mode=reset_mode,
         has_refractory=np.array([bool(refractory[start[k]:start[k + 1]].any()) for k in range(len(order))]),
         neuron=neuron, refractory=refractory,
-        projection_names=tuple(p.name for p in projs), proj_pre=pre, proj_post=post,
+        projection_names=tuple(p.name for p in projs), proj_post=post,
         proj_kind=np.array([op.kind for op in ops], np.int64),
         proj_delay=np.array([p.delay for p in projs], np.int64),
         proj_inh=np.array([p.receptor == "inh" for p in projs], dtype=bool),

@@ -34,7 +34,7 @@ def _apply(op, x: torch.Tensor, weight: torch.Tensor | None = None, as_sum: bool
 
 
 def _weights(op) -> torch.Tensor | None:
-    if isinstance(op, Linear) or isinstance(op, Conv2d):
+    if isinstance(op, (Linear, Conv2d)):
         return torch.from_numpy(op.weight)
     if isinstance(op, Sparse):
         return torch.from_numpy(op.to_dense())
@@ -71,9 +71,10 @@ class _Projection:
         return x.reshape(x.shape[0], -1)
 
 
-def _param(neuron: IF, key: str, size: int) -> torch.Tensor:
+def _param(neuron: IF, key: str, size: int, dtype=np.float32) -> torch.Tensor:
+    """One value per neuron of the parameter ``key``, whether it was given as a scalar or an array."""
     value = np.asarray(neuron.params()[key], np.float64).reshape(-1)
-    return torch.from_numpy(np.broadcast_to(value, (size,)).astype(np.float32).copy())
+    return torch.from_numpy(np.broadcast_to(value, (size,)).astype(dtype))
 
 
 class _Population:
@@ -84,8 +85,7 @@ class _Population:
         n = pop.size
         self.p = {k: _param(pop.neuron, k, n) for k in ("v_threshold", "beta", "v_leak", "alpha", "alpha_inh",
                                                          "v_reset", "bias", "v_init")}
-        self.p["refractory"] = torch.from_numpy(
-            np.broadcast_to(np.asarray(pop.neuron.refractory).reshape(-1), (n,)).astype(np.int64).copy())
+        self.p["refractory"] = _param(pop.neuron, "refractory", n, np.int64)
         # Terms that are exactly neutral (x + 0, 0 + 1 * (v - 0)) are skipped: the result is bit-identical.
         self.plain = bool((self.p["beta"] == 1).all() and (self.p["v_leak"] == 0).all())
         self.biased = bool((self.p["bias"] != 0).any())

@@ -43,12 +43,11 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
                np.zeros((batch, n), np.float32), np.zeros((batch, n), np.float32), np.zeros((batch, n_inh), np.float32),
                np.zeros((batch, n_inh), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
                np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32))
-    args = (steps, plan.start, plan.input_pop, out, plan.reset_mode,
-            plan.has_refractory, plan.has_inh, plan.uniform, plan.neuron,
-            plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay, plan.proj_inh, plan.proj_woff, plan.proj_fanoff,
-            plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr, plan.csr_post, plan.csr_val, plan.conv_par,
-            plan.conv_w, plan.conv_scale, plan.fanout, stim.ptr, stim.index, stim.value, 0 if stim.constant else stim.steps,
-            stim.analog, rec_off)
+    args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
+            plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
+            plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr,
+            plan.csr_post, plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, stim.ptr,
+            stim.index, stim.value, 0 if stim.constant else stim.steps, stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
     _run_threaded(batch, args, buffers, outputs)
     shape = plan.shapes[out]
@@ -68,7 +67,7 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
         membrane_updates=mem_updates.sum(axis=0))
     trace = None
     if record_membrane:
-        trace = np.ascontiguousarray(_c_order(mem_trace, plan.perm[out]).transpose(1, 0, 2)).reshape((steps, batch) + shape)
+        trace = _c_order(mem_trace, plan.perm[out]).transpose(1, 0, 2).reshape((steps, batch) + shape)
     return RunResult(plan.names[out], _c_order(out_spikes, plan.perm[out]).reshape((batch,) + shape),
                      _c_order(out_mem, plan.perm[out]).reshape((batch,) + shape), trace, recorded, counts)
 
