@@ -232,15 +232,39 @@ def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, c
                 _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
 
 
+@njit(inline="always")
+def _max_gate(act_idx, act_val, n_act, lo, window, count, best, out_idx, out_val):
+    """Count-gated max pooling: add each spike to its neuron's running count; where that count
+    exceeds its window's running maximum, the window emits the difference. Returns the number of
+    emitting windows written to ``out_idx``/``out_val``."""
+    n_out = 0
+    for a in range(n_act):
+        j = act_idx[a] - lo
+        w = window[j]
+        if w < 0:
+            continue
+        c = count[j] + act_val[a]
+        count[j] = c
+        if c > best[w]:
+            out_idx[n_out] = w
+            out_val[n_out] = c - best[w]
+            best[w] = c
+            n_out += 1
+    return n_out
+
+
 @njit(cache=True)
 def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
+               gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
+               gate_count, gate_best, gate_idx, gate_val,
                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates):
     """Run every step of sample ``b``; ``cur`` [n_slots, N] and the state vectors are its own buffers
-    (``cur_inh``, ``syn_inh`` and ``drive`` are empty unless some population has a second current).
+    (``cur_inh``, ``syn_inh`` and ``drive`` are empty unless some population has a second current;
+    ``gate_count`` and ``gate_best`` hold the running spike counts and window maxima of max pooling).
 
     Outputs for the sample: rec [T, N_rec] (rec_off[p] < 0: not recorded), mem_trace [T or 0, n_out],
     out_spikes and out_mem [n_out], events and macs [T, Q], spikes and mem_updates [T, P].
@@ -250,6 +274,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     out_lo = start[output_pop]
     n_out = start[output_pop + 1] - out_lo
     v[:] = neuron[6]
+    gate_count[:] = 0
+    gate_best[:] = 0
     for t in range(steps):
         slot = t % n_slots
         for p in range(n_pop):
@@ -288,17 +314,22 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 post_lo = start[post]
                 n_post = start[post + 1] - post_lo
                 target = cur_inh[arrive % n_slots] if proj_inh[q] else cur[arrive % n_slots]
-                fo = proj_fanoff[q] - lo
+                src_idx, src_val, src_n, src_lo = act_idx, act_val, n_act, lo
+                if gate_off[q] >= 0:
+                    src_idx, src_val, src_lo = gate_idx, gate_val, 0
+                    src_n = _max_gate(act_idx, act_val, n_act, lo, gate_window[gate_off[q]:],
+                                      gate_count[gate_off[q]:], gate_best[gate_best_off[q]:], gate_idx, gate_val)
+                fo = proj_fanoff[q] - src_lo
                 count = 0
-                for a in range(n_act):
-                    j = act_idx[a]
-                    count += fanout[fo + j] if analog else np.int64(act_val[a]) * fanout[fo + j]
+                for a in range(src_n):
+                    j = src_idx[a]
+                    count += fanout[fo + j] if analog else np.int64(src_val[a]) * fanout[fo + j]
                 if proj_kind[q] == DENSE:
-                    deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], act_idx, act_val,
-                                 n_act, lo)
+                    deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], src_idx, src_val,
+                                 src_n, src_lo)
                 else:
-                    for a in range(n_act):
-                        deliver(proj_kind[q], act_idx[a] - lo, act_val[a], post_lo, proj_woff[q], target,
+                    for a in range(src_n):
+                        deliver(proj_kind[q], src_idx[a] - src_lo, src_val[a], post_lo, proj_woff[q], target,
                                 csr_ptr, csr_post, csr_val, conv_par[q], conv_w, conv_scale[q])
                 if analog:
                     macs[arrive, q] += count
@@ -320,13 +351,17 @@ def run_samples(lo, hi, args, buffers, outputs):
 def _one(b, args, buffers, outputs):
     (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory, proj_post,
      proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
-     conv_w, conv_scale, fanout, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
-    cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val = buffers
+     conv_w, conv_scale, fanout, gate_off, gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps, in_analog,
+     rec_off) = args
+    (cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val, gate_count, gate_best, gate_idx,
+     gate_val) = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
+               gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur[b], cur_inh[b], v[b], syn[b], syn_inh[b], drive[b], refr_left[b], fired[b], act_idx[b], act_val[b],
+               gate_count[b], gate_best[b], gate_idx[b], gate_val[b],
                rec_off, rec[b], mem_trace[b], out_spikes[b], out_mem[b], events[b], macs[b], spikes[b],
                mem_updates[b])

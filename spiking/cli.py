@@ -7,7 +7,7 @@ import argparse
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spiking", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="run the runtime demo on the LeNet-like network")
+    demo = sub.add_parser("demo", help="train the LeNet-like CNN on MNIST, convert it and run it event-driven")
     demo.add_argument("--json", help="also write the figures to this JSON file")
     bench = sub.add_parser("bench", help="side-by-side benchmarks")
     which = bench.add_subparsers(dest="bench", required=True)

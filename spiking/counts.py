@@ -43,6 +43,18 @@ class Counts:
 
     __hash__ = None
 
+    @classmethod
+    def combine(cls, parts) -> "Counts":
+        """The ledger of several runs of one network over the same steps, as if run as one batch."""
+        parts = list(parts)
+        first = parts[0]
+        for other in parts[1:]:
+            if (other.projections, other.populations, other.steps) != (first.projections, first.populations,
+                                                                         first.steps):
+                raise ValueError("Counts.combine: the runs differ in layers or steps")
+        arrays = {key: sum(getattr(c, key) for c in parts) for key in PROJECTION_COUNTS + POPULATION_COUNTS}
+        return cls(first.projections, first.populations, sum(c.batch for c in parts), **arrays)
+
     @property
     def steps(self) -> int:
         return self.spikes.shape[0]

@@ -14,7 +14,7 @@ import numpy as np
 from ..errors import ValidationError
 from ..neurons import IF
 from ..value import ByValue
-from .ops import POOLS, WEIGHTED, Flatten
+from .ops import POOLS, WEIGHTED, Flatten, MaxPool2d
 
 RECEPTORS = ("exc", "inh")
 
@@ -206,6 +206,9 @@ def _check_chain(name: str, ops: tuple) -> None:
     if kinds.count("pool") > 1 or kinds.count("weights") > 1:
         raise ValidationError(f"projection '{name}': at most one pooling and one weighted op per projection; "
                               "put a population between further stages")
+    if any(isinstance(op, MaxPool2d) for op in ops[1:]):
+        raise ValidationError(f"projection '{name}': MaxPool2d gates the presynaptic spikes and must come first "
+                              "in the projection")
     if "pool" in kinds and "weights" in kinds:
         pool = ops[kinds.index("pool")]
         if kinds.index("pool") > kinds.index("weights"):

@@ -178,6 +178,22 @@ class AvgPool2d(SumPool2d):
 
 
 @dataclass(frozen=True, eq=False)
+class MaxPool2d(SumPool2d):
+    """Max pooling of spike counts: a window emits a spike whenever the largest running spike count
+    among its neurons grows, so its rate is the largest rate in the window (count-gated max pooling).
+
+    It gates a population's own spikes, so it comes first in a projection, tiles its input (stride
+    equal to the kernel, no padding) and takes spikes, not analog input.
+    """
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.stride != self.kernel_size or self.padding != (0, 0):
+            raise ValidationError(f"MaxPool2d must tile its input (stride == kernel, no padding), got kernel "
+                                  f"{self.kernel_size}, stride {self.stride}, padding {self.padding}")
+
+
+@dataclass(frozen=True, eq=False)
 class Flatten(ByValue):
     """Reshape to one dimension in C order; neurons keep their index."""
 
@@ -185,6 +201,6 @@ class Flatten(ByValue):
         return (int(np.prod(shape)),)
 
 
-OPS = {cls.__name__: cls for cls in (Linear, Sparse, Conv2d, SumPool2d, AvgPool2d, Flatten)}
+OPS = {cls.__name__: cls for cls in (Linear, Sparse, Conv2d, SumPool2d, AvgPool2d, MaxPool2d, Flatten)}
 WEIGHTED = (Linear, Sparse, Conv2d)
-POOLS = (SumPool2d, AvgPool2d)
+POOLS = (SumPool2d, AvgPool2d, MaxPool2d)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..errors import ValidationError
-from ..network import Network
+from ..network import MaxPool2d, Network
 from .compile import Plan, compile_network
 from .event import run_event
 from .result import RunResult
@@ -42,6 +42,8 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
         if batch is not None and batch != stimulus.batch:
             raise ValidationError(f"batch={batch} but the stimulus has batch {stimulus.batch}")
         batch = stimulus.batch
+        if stimulus.analog and any(isinstance(p.pool, MaxPool2d) for p in net.projections.values() if p.pre == inp.name):
+            raise ValidationError(f"input '{inp.name}' is fed analog currents, but MaxPool2d gates spikes")
         if stimulus.analog and inp.name in record:
             raise ValidationError(f"record: '{inp.name}' is fed analog currents, not spikes; the stimulus holds them")
     if steps is None:

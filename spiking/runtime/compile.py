@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..network import Network
-from ..network.ops import POOLS, Conv2d, Linear, Sparse
+from ..network.ops import Conv2d, Linear, MaxPool2d, Sparse
 from ..neurons import RESETS
 
 DENSE, CSR, CONV = 0, 1, 2
@@ -104,8 +104,23 @@ def _pooled_index(shape: tuple, pool) -> np.ndarray:
 
 
 def compile_projection(proj, pre_shape: tuple, post_shape: tuple) -> KernelOp:
-    """Fold one projection's chain of ops into a single kernel operation."""
-    pool, weighted = proj.pool, proj.weighted
+    """Fold one projection's chain of ops into a single kernel operation.
+
+    Behind a max-pool gate the operation starts from the pooled neurons (C order), which the gate
+    feeds (see ``gate_windows``).
+    """
+    if isinstance(proj.pool, MaxPool2d):
+        return _compile_chain(None, proj.weighted, proj.pool.output_shape(pre_shape), post_shape)
+    return _compile_chain(proj.pool, proj.weighted, pre_shape, post_shape)
+
+
+def gate_windows(proj, pre_shape: tuple) -> np.ndarray | None:
+    """For a max-pooled projection, the pooled neuron (window) of each presynaptic neuron in C order
+    (-1 outside the pooling grid); None for any other projection."""
+    return _pooled_index(pre_shape, proj.pool) if isinstance(proj.pool, MaxPool2d) else None
+
+
+def _compile_chain(pool, weighted, pre_shape: tuple, post_shape: tuple) -> KernelOp:
     n_pre, n_post = int(np.prod(pre_shape)), int(np.prod(post_shape))
     if pool is None and weighted is None:
         ident = np.arange(n_pre + 1)
@@ -176,6 +191,10 @@ class Plan:
     conv_w: np.ndarray
     conv_scale: np.ndarray       # [Q] float32, factor of a pool in front of a CONV op
     fanout: np.ndarray
+    gate_off: np.ndarray         # [Q] offset of a max-pooled projection's presynaptic neurons in gate_window, or -1
+    gate_window: np.ndarray      # pooled neuron (C order) of each gated presynaptic neuron (internal order), or -1
+    gate_best_off: np.ndarray    # [Q] offset of its pooled neurons' running maxima in the gate state
+    n_gate_best: int
     n_slots: int                 # ring-buffer depth: max delay + 1
     perm: tuple                  # per population: C-order index of each internal position
 
@@ -216,7 +235,18 @@ def compile_network(net: Network) -> Plan:
     post = np.array([names.index(p.post) for p in projs], np.int64)
     hwc = {int(post[q]) for q, op in enumerate(ops) if op.kind == CONV}
     perm = [_channel_last(order[k].shape) if k in hwc else np.arange(order[k].size) for k in range(len(order))]
-    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc) for q, op in enumerate(ops)]
+    windows = [gate_windows(p, net.populations[p.pre].shape) for p in projs]
+    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc) if windows[q] is None else
+           _relayout(op, np.arange(len(op.fanout)), perm[post[q]], False) for q, op in enumerate(ops)]
+    gate_off = np.full(len(projs), -1, np.int64)
+    gate_best_off = np.zeros(len(projs), np.int64)
+    gate_window, n_gated, n_best = [], 0, 0
+    for q, w in enumerate(windows):
+        if w is not None:
+            gate_off[q], gate_best_off[q] = n_gated, n_best
+            gate_window.append(w[perm[pre[q]]])
+            n_gated += len(w)
+            n_best += len(ops[q].fanout)
     for k in hwc:
         sl = slice(start[k], start[k + 1])
         neuron[:, sl] = neuron[:, sl][:, perm[k]]
@@ -274,7 +304,8 @@ def compile_network(net: Network) -> Plan:
         dense_w=cat(dense_w, np.float32), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
         csr_val=cat(csr_val, np.float32), conv_par=conv_par, conv_w=cat(conv_w, np.float32),
         conv_scale=np.array([op.scale for op in ops], np.float32),
-        fanout=cat(fanout, np.int64), n_slots=int(max([p.delay for p in projs], default=0)) + 1,
+        fanout=cat(fanout, np.int64), gate_off=gate_off, gate_window=cat(gate_window, np.int64),
+        gate_best_off=gate_best_off, n_gate_best=n_best, n_slots=int(max([p.delay for p in projs], default=0)) + 1,
         perm=tuple(perm),
     )
 

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from ..counts import Counts
 from ..network import Network
-from ..network.ops import AvgPool2d, Conv2d, Flatten, Linear, Sparse, SumPool2d
+from ..network.ops import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Sparse, SumPool2d
 from ..neurons import IF
 from .result import RunResult
 from .stimulus import Stimulus
@@ -42,31 +42,46 @@ def _weights(op) -> torch.Tensor | None:
 
 
 class _Projection:
-    """A projection's ops with torch weights, the non-zero synapses each input reaches, and its dense MACs."""
+    """A projection's ops with torch weights, the non-zero synapses each input reaches, and its dense MACs.
+
+    A leading MaxPool2d is a gate with state: the window maximum of the running spike counts, whose
+    growth each step is the pooled spikes. Fan-out and dense MACs then start from the pooled neurons.
+    """
 
     def __init__(self, proj, pre_shape: tuple, lag: int, index: int):
         self.proj, self.lag, self.index = proj, lag, index
-        self.weights = [_weights(op) for op in proj.ops]
+        self.gate = proj.ops[0] if isinstance(proj.pool, MaxPool2d) else None
+        self.ops = proj.ops[1:] if self.gate else proj.ops
+        if self.gate:
+            pre_shape = self.gate.output_shape(pre_shape)
+        self.weights = [_weights(op) for op in self.ops]
         # The masked ops are linear, so the gradient of their output sum is, per input, the count of
         # non-zero synapses it reaches (small integers: exact in float32).
         x = torch.zeros((1,) + pre_shape, requires_grad=True)
         reach = x
-        for op, w in zip(proj.ops, self.weights):
+        for op, w in zip(self.ops, self.weights):
             reach = _apply(op, reach, None if w is None else (w != 0).to(torch.float32), as_sum=True)
         reach.sum().backward()
         self.fanout = x.grad.reshape(-1).to(torch.float64)
         # NeuroBench Dense: the weighted op (or the pool, or the identity) on all-one input and weights.
         ones = torch.ones((1,) + pre_shape)
         dense = ones.sum()
-        for op, w in zip(proj.ops, self.weights):
+        for op, w in zip(self.ops, self.weights):
             ones_w = None if w is None else torch.ones_like(w)
             if w is not None or isinstance(op, SumPool2d):
                 dense = _apply(op, torch.ones_like(ones), ones_w, as_sum=True).sum()
             ones = _apply(op, ones, ones_w, as_sum=True)
         self.dense_macs = int(dense)
 
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        for op, w in zip(self.proj.ops, self.weights):
+    def __call__(self, x: torch.Tensor, gate: dict) -> torch.Tensor:
+        """The projection of ``x``; ``gate`` holds this run's max-pool state and the pooled spikes per step."""
+        if self.gate:
+            gate["total"] = gate["total"] + x if "total" in gate else x.clone()
+            best = F.max_pool2d(gate["total"], self.gate.kernel_size, self.gate.stride)
+            x = best - gate.get("best", 0)
+            gate["best"] = best
+            gate.setdefault("rows", []).append(x.reshape(x.shape[0], -1).sum(0))
+        for op, w in zip(self.ops, self.weights):
             x = _apply(op, x, w)
         return x.reshape(x.shape[0], -1)
 
@@ -128,6 +143,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
                         fired=torch.zeros(batch, pop.pop.size, dtype=torch.bool), spikes=torch.zeros(batch, pop.pop.size))
              for name, pop in ref.populations.items()}
     n_proj = len(ref.projections)
+    gates = [{} for _ in range(n_proj)]
     # Per population and step: each neuron's activity summed over the batch (non-zero inputs for analog
     # input). Counts come from these after the run: spikes are their sums, synaptic events their
     # products with each outgoing projection's fan-out.
@@ -151,7 +167,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
                 for proj in neurons.incoming:
                     past = history[proj.proj.pre]
                     if len(past) > proj.lag:
-                        delivered = proj(past[-1 - proj.lag])
+                        delivered = proj(past[-1 - proj.lag], gates[proj.index])
                         into = proj.proj.receptor
                         cur[into] = delivered if cur[into] is None else cur[into] + delivered
                 if cur["exc"] is None:
@@ -176,7 +192,9 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
     for proj in ref.projections:
         d = proj.proj.delay
         if d < steps:
-            reached = (activity[proj.proj.pre][:steps - d] @ proj.fanout).to(torch.int64).numpy()
+            sent = torch.stack(gates[proj.index]["rows"]).to(torch.float64) if proj.gate else \
+                activity[proj.proj.pre][:steps - d]
+            reached = (sent @ proj.fanout).to(torch.int64).numpy()
             analog = analog_input and net.populations[proj.proj.pre].is_input
             (macs if analog else events)[d:, proj.index] = reached
     spikes = np.stack([np.zeros(steps, np.int64) if (p.is_input and analog_input) else

@@ -42,11 +42,15 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, plan.n_slots, n_inh), np.float32),
                np.zeros((batch, n), np.float32), np.zeros((batch, n), np.float32), np.zeros((batch, n_inh), np.float32),
                np.zeros((batch, n_inh), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
-               np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32))
+               np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32),
+               np.zeros((batch, len(plan.gate_window)), np.float32), np.zeros((batch, plan.n_gate_best), np.float32),
+               np.zeros((batch, n if len(plan.gate_window) else 0), np.int64),
+               np.zeros((batch, n if len(plan.gate_window) else 0), np.float32))
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
             plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
             plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr,
-            plan.csr_post, plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, stim.ptr,
+            plan.csr_post, plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, plan.gate_off,
+            plan.gate_window, plan.gate_best_off, stim.ptr,
             stim.index, stim.value, 0 if stim.constant else stim.steps, stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
     _run_threaded(batch, args, buffers, outputs)
