@@ -1,7 +1,10 @@
-"""The ``spiking`` command: ``spiking demo`` and ``spiking bench runtime``."""
+"""The ``spiking`` command: ``spiking demo``, ``spiking energy`` and ``spiking bench runtime``."""
 from __future__ import annotations
 
 import argparse
+
+from .bench.decoders import add_arguments as add_decoder_arguments
+from .energy.cli import add_parser as add_energy
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -9,6 +12,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train the LeNet-like CNN on MNIST, convert it and run it event-driven")
     demo.add_argument("--json", help="also write the figures to this JSON file")
+    add_energy(sub)
     bench = sub.add_parser("bench", help="side-by-side benchmarks")
     which = bench.add_subparsers(dest="bench", required=True)
     rt = which.add_parser("runtime", help="event-driven vs dense reference vs snnTorch over activity")
@@ -19,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--steps", type=int, default=32)
     rt.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     rt.add_argument("--budget", type=float, default=2.0, help="seconds of interleaved repeats per row (best kept)")
+    add_decoder_arguments(which.add_parser("decoders", help="event-file decoders vs faery, aedat and Tonic"))
     return parser
 
 
@@ -27,6 +32,12 @@ def main(argv=None) -> None:
     if args.command == "demo":
         from .demo import main as demo_main
         demo_main(args)
+    elif args.command == "energy":
+        from .energy.cli import main as energy_main
+        energy_main(args)
+    elif args.command == "bench" and args.bench == "decoders":
+        from .bench import decoders
+        decoders.main(args)
     elif args.command == "bench":
         from .bench import runtime
         if args.densities is None:

@@ -55,6 +55,13 @@ class Counts:
         arrays = {key: sum(getattr(c, key) for c in parts) for key in PROJECTION_COUNTS + POPULATION_COUNTS}
         return cls(first.projections, first.populations, sum(c.batch for c in parts), **arrays)
 
+    def head(self, steps: int) -> "Counts":
+        """The ledger of the first ``steps`` steps: what a run of that length counted."""
+        if not 1 <= steps <= self.steps:
+            raise ValueError(f"Counts.head: steps must lie in [1, {self.steps}], got {steps}")
+        arrays = {key: getattr(self, key)[:steps].copy() for key in PROJECTION_COUNTS + POPULATION_COUNTS}
+        return type(self)(self.projections, self.populations, self.batch, **arrays)
+
     @property
     def steps(self) -> int:
         return self.spikes.shape[0]
