@@ -16,7 +16,15 @@ EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "u1")])
 """x, y: pixel column and row; t: microseconds; p: polarity, 0 (OFF) or 1 (ON)."""
 
 _MAX_COORD = int(np.iinfo(EVENT_DTYPE["x"]).max) + 1
-_MAX_INT = 2 ** 62
+MAX_SPAN = 2 ** 62
+
+
+def whole_number(value, name: str, low: int, high: int = MAX_SPAN) -> int:
+    """``value`` as an int, or a ``ValidationError`` unless it is a whole number in ``[low, high]``."""
+    number = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
+    if not (number and np.isfinite(value) and int(value) == value and low <= value <= high):
+        raise ValidationError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
+    return int(value)
 
 
 def sensor_shape(sensor_size) -> tuple[int, int, int]:
@@ -40,8 +48,8 @@ def _whole(values: np.ndarray, field: str, where: str) -> np.ndarray:
         return values
     if kind not in "uf":
         raise ValidationError(f"{where}: field '{field}' has dtype {values.dtype}, expected integers")
-    bad = values > _MAX_INT if kind == "u" else (~np.isfinite(values) | (values != np.round(values))
-                                                 | (np.abs(values) > _MAX_INT))
+    bad = values > MAX_SPAN if kind == "u" else (~np.isfinite(values) | (values != np.round(values))
+                                                 | (np.abs(values) > MAX_SPAN))
     if bad.any():
         i = int(np.argmax(bad))
         raise ValidationError(f"{where}[{i}]: {field} = {values[i]} is not a whole number within +-2**62")

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from .bench.decoders import add_arguments as add_decoder_arguments
+from .bench.transforms import add_arguments as add_transform_arguments
 from .energy.cli import add_parser as add_energy
 
 
@@ -24,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     rt.add_argument("--budget", type=float, default=2.0, help="seconds of interleaved repeats per row (best kept)")
     add_decoder_arguments(which.add_parser("decoders", help="event-file decoders vs faery, aedat and Tonic"))
+    add_transform_arguments(which.add_parser("transforms", help="event transforms vs Tonic's"))
     return parser
 
 
@@ -38,6 +40,9 @@ def main(argv=None) -> None:
     elif args.command == "bench" and args.bench == "decoders":
         from .bench import decoders
         decoders.main(args)
+    elif args.command == "bench" and args.bench == "transforms":
+        from .bench import transforms
+        transforms.main(args)
     elif args.command == "bench":
         from .bench import runtime
         if args.densities is None:

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 import spiking as sp
-from test_interop_support import our_trace, set_dyadic, snntorch_trace
+from snntorch_trace import our_trace, set_dyadic, snntorch_trace
 
 nir = pytest.importorskip("nir", reason="NIR import/export needs the nir package")
 from spiking.interop.nir import from_nir, read_nir, to_nir, write_nir  # noqa: E402

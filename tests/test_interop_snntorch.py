@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import spiking as sp
-from test_interop_support import our_trace, set_dyadic, snntorch_trace
+from snntorch_trace import our_trace, set_dyadic, snntorch_trace
 
 snn = pytest.importorskip("snntorch", reason="snnTorch is the reference of these tests")
 from spiking.interop.snntorch import from_snntorch  # noqa: E402

@@ -3,20 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..datasets.events import sensor_shape, validate_events
+from ..datasets.events import MAX_SPAN, sensor_shape, validate_events, whole_number
 from ..errors import ValidationError
 from ..kernels.events import bin_events
 from .stimulus import Stimulus
 
-_MAX_SPAN = 2 ** 62
 _INT64_MAX = int(np.iinfo(np.int64).max)
-
-
-def _whole_number(value, name: str, low: int, high: int = _MAX_SPAN) -> int:
-    number = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not (number and np.isfinite(value) and int(value) == value and low <= value <= high):
-        raise ValidationError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
-    return int(value)
 
 
 def _window_starts(t_start, samples: list) -> list[int]:
@@ -26,7 +18,7 @@ def _window_starts(t_start, samples: list) -> list[int]:
     starts = [t_start] * len(samples) if np.ndim(t_start) == 0 else list(t_start)
     if len(starts) != len(samples):
         raise ValidationError(f"t_start has {len(starts)} values for {len(samples)} samples")
-    return [_whole_number(s, "t_start", -_MAX_SPAN) for s in starts]
+    return [whole_number(s, "t_start", -MAX_SPAN) for s in starts]
 
 
 def events_to_stimulus(events, sensor_size, steps: int, dt_us: int, *, t_start=None,
@@ -50,12 +42,12 @@ def events_to_stimulus(events, sensor_size, steps: int, dt_us: int, *, t_start=N
     if not samples:
         raise ValidationError("events: the batch has no samples")
     width, height, polarities = sensor_shape(sensor_size)
-    steps = _whole_number(steps, "steps", 1)
-    dt_us = _whole_number(dt_us, "dt_us", 1)
-    if steps * dt_us > _MAX_SPAN:
+    steps = whole_number(steps, "steps", 1)
+    dt_us = whole_number(dt_us, "dt_us", 1)
+    if steps * dt_us > MAX_SPAN:
         raise ValidationError(f"steps * dt_us = {steps * dt_us} us exceeds 2**62")
     if max_count is not None:
-        max_count = _whole_number(max_count, "max_count", 1, 255)
+        max_count = whole_number(max_count, "max_count", 1, 255)
     channels = 1 if merge_polarities or polarities == 1 else 2
     samples = [validate_events(ev, sensor_size, f"events[{b}]") for b, ev in enumerate(samples)]
     starts = _window_starts(t_start, samples)

@@ -1,4 +1,4 @@
-"""Shared helpers of the interop tests (no tests here): snnTorch as the reference, our networks layer by layer."""
+"""Shared helpers of the interop tests: snnTorch as the reference, our networks layer by layer."""
 from __future__ import annotations
 
 import numpy as np

@@ -1,0 +1,270 @@
+"""Event-stream transforms: frames, denoise, refractory filter, downsample, crop and flips.
+
+Each function checks its events (``checked_events``) and parameters in Python, then runs one numba
+kernel (``spiking.kernels.transforms``). Results match Tonic's transform of the same name, value for
+value, except where Tonic is wrong; each such place is listed in the function's docstring and
+tested (``tests/test_transforms.py``):
+
+- ``to_frames``: Tonic returns an empty recording's frame as ``(1, P, W, H)``; ours is ``(1, P, H, W)``.
+  Tonic's ``n_time_bins`` floors the bin width to whole µs and ends the last bin before the last
+  event, so that event is always lost and a one-event recording gives empty frames (tonic#313).
+  Tonic's int16 counts wrap past 32,767 events per pixel; ours widen to int32.
+- ``denoise``: Tonic treats a pixel that has never fired as having fired at ``t = 0``, so every event
+  in the first ``filter_time`` µs is kept, isolated or not.
+- ``refractory_filter``: Tonic treats a pixel that has never fired as having fired at
+  ``t = -period``, so a pixel's first event is dropped when it comes at ``t = 0``.
+
+Events come back as ``EVENT_DTYPE`` arrays, never as views of the input.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ValidationError
+from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, refractory_mask, remap_events,
+                                 select_events)
+from .events import EVENT_DTYPE, MAX_SPAN, sensor_shape, validate_events, whole_number
+
+_MAX_FRAME_CELLS = 2 ** 31
+_INT16_MAX = int(np.iinfo(np.int16).max)
+
+
+def checked_events(events, sensor_size, name: str = "events") -> np.ndarray:
+    """``events`` checked against ``sensor_size``; an ``EVENT_DTYPE`` array that passes comes back as is.
+
+    Other arrays (Tonic's, say) are converted by ``validate_events``, which also words every error.
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    if isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE and events.ndim == 1:
+        if first_invalid(events["x"], events["y"], events["t"], events["p"], width, height) < 0:
+            return events
+    return validate_events(events, sensor_size, name)
+
+
+# ---- frames -------------------------------------------------------------------------------------
+
+def _too_many(frames: int, max_frames: int) -> None:
+    if frames > max_frames:
+        raise ValidationError(f"to_frames: {frames} frames would hold more than 2**31 counts (at most {max_frames} "
+                              f"frames of this sensor); use a longer window or fewer bins")
+
+
+def _slices_by_time(t, window, overlap, include_incomplete, start_time, end_time, max_frames):
+    """Tonic's ``SliceByTime``: windows ``[start + k*stride, start + k*stride + window)``."""
+    window = whole_number(window, "time_window", 1)
+    overlap = whole_number(overlap, "overlap", 0, window - 1)
+    stride = window - overlap
+    start = t[0] if start_time is None and len(t) else start_time
+    end = t[-1] if end_time is None and len(t) else end_time
+    if start is None or end is None:
+        return np.zeros(1, np.int64), np.zeros(1, np.int64)
+    start = whole_number(start, "start_time", -MAX_SPAN)
+    end = whole_number(end, "end_time", -MAX_SPAN)
+    span = end - start - window
+    count = max((-(-span // stride) if include_incomplete else span // stride) + 1, 1)
+    _too_many(count, max_frames)
+    opens = np.arange(count, dtype=np.int64) * stride + start
+    return np.searchsorted(t, opens), np.searchsorted(t, opens + window)
+
+
+def _slices_by_count(n, count, overlap, include_incomplete):
+    """Tonic's ``SliceByEventCount``: ``count`` events per slice, each ``count - overlap`` after the last."""
+    count = whole_number(count, "event_count", 1)
+    overlap = whole_number(overlap, "overlap", 0, count - 1)
+    stride = count - overlap
+    size = min(count, n)
+    slices = (-(-(n - size) // stride) if include_incomplete else (n - size) // stride) + 1
+    starts = np.arange(slices, dtype=np.int64) * stride
+    return starts, np.minimum(starts + size, n)
+
+
+def _bin_overlap(overlap) -> float:
+    if not (isinstance(overlap, (int, float, np.integer, np.floating)) and 0 <= overlap < 1):
+        raise ValidationError(f"overlap must be a fraction of a bin in [0, 1) with n_time_bins or n_event_bins, "
+                              f"got {overlap!r}")
+    return float(overlap)
+
+
+def _slices_by_time_bins(t, bins, overlap, max_frames):
+    """``bins`` windows over the recording's ``t[-1] - t[0] + 1`` µs, each enlarged by ``overlap`` (Tonic's)."""
+    bins = whole_number(bins, "n_time_bins", 1)
+    overlap = _bin_overlap(overlap)
+    _too_many(bins, max_frames)
+    if not len(t):
+        return np.zeros(bins, np.int64), np.zeros(bins, np.int64)
+    window = (int(t[-1]) - int(t[0]) + 1) / bins * (1 + overlap)
+    opens = np.arange(bins) * (window * (1 - overlap)) + t[0]
+    return np.searchsorted(t, opens), np.searchsorted(t, opens + window)
+
+
+def _slices_by_event_bins(n, bins, overlap, max_frames):
+    """Tonic's ``SliceByEventBins``: ``n // bins`` events per bin, enlarged by ``overlap``."""
+    bins = whole_number(bins, "n_event_bins", 1)
+    overlap = _bin_overlap(overlap)
+    _too_many(bins, max_frames)
+    size = int(n // bins * (1 + overlap))
+    starts = np.arange(bins, dtype=np.int64) * int(size * (1 - overlap))
+    return np.minimum(starts, n), np.minimum(starts + size, n)
+
+
+def to_frames(events, sensor_size, *, time_window=None, event_count=None, n_time_bins=None, n_event_bins=None,
+              overlap=0, include_incomplete: bool = False, start_time=None, end_time=None,
+              merge_polarities: bool = False) -> np.ndarray:
+    """Event counts per frame, polarity and pixel: ``[T, P, H, W]``, as Tonic's ``ToFrame``.
+
+    Exactly one way of slicing: ``time_window`` (µs; ``overlap`` in µs; windows from ``start_time``,
+    default the first event, while they end by ``end_time``, default the last event, plus one
+    incomplete window with ``include_incomplete``), ``event_count`` (``overlap`` in events),
+    ``n_time_bins`` or ``n_event_bins`` (``overlap`` a fraction of a bin that enlarges each bin).
+    ``P`` is 2 (OFF, ON) or 1 when ``merge_polarities`` or the sensor has one polarity.
+
+    Differences from Tonic 1.7, where it is wrong: ``n_time_bins`` splits the recording's
+    ``t[-1] - t[0] + 1`` µs into bins of exact (fractional) width, so every event falls in a bin;
+    Tonic floors ``(t[-1] - t[0]) // n_time_bins`` and so always loses the last event, and all of a
+    one-event recording (tonic#313). An empty recording gives zero frames ``(T, P, H, W)``, where
+    Tonic gives ``(T, P, W, H)``. Counts are int16 as Tonic's, widened to int32 when a frame may
+    exceed 32,767, where Tonic's wrap around. A one-polarity sensor merges polarities; Tonic raises.
+    """
+    width, height, polarities = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    chosen = [name for name, v in (("time_window", time_window), ("event_count", event_count),
+                                   ("n_time_bins", n_time_bins), ("n_event_bins", n_event_bins)) if v is not None]
+    if len(chosen) != 1:
+        raise ValidationError(f"to_frames: give exactly one of time_window, event_count, n_time_bins, n_event_bins; "
+                              f"got {', '.join(chosen) or 'none'}")
+    t = events["t"]
+    channels = 1 if merge_polarities or polarities == 1 else 2
+    max_frames = _MAX_FRAME_CELLS // (channels * height * width)
+    if time_window is not None:
+        starts, ends = _slices_by_time(t, time_window, overlap, include_incomplete, start_time, end_time, max_frames)
+    elif event_count is not None:
+        starts, ends = _slices_by_count(len(t), event_count, overlap, include_incomplete)
+    elif n_time_bins is not None:
+        starts, ends = _slices_by_time_bins(t, n_time_bins, overlap, max_frames)
+    else:
+        starts, ends = _slices_by_event_bins(len(t), n_event_bins, overlap, max_frames)
+    longest = int((ends - starts).max()) if len(starts) else 0
+    frames = np.zeros((len(starts), channels * height * width), np.int16 if longest <= _INT16_MAX else np.int32)
+    accumulate_frames(events["x"], events["y"], events["p"], starts.astype(np.int64), ends.astype(np.int64), width,
+                      height * width if channels == 2 else 0, frames)
+    return frames.reshape(len(starts), channels, height, width)
+
+
+# ---- filters ------------------------------------------------------------------------------------
+
+def _selected(events, keep, kept: int) -> np.ndarray:
+    out = np.empty(kept + 1, EVENT_DTYPE)
+    select_events(events["x"], events["y"], events["t"], events["p"], keep, out["x"], out["y"], out["t"], out["p"])
+    return out[:kept]
+
+
+def denoise(events, sensor_size, filter_time) -> np.ndarray:
+    """Events that have an event at one of their 4 neighbour pixels less than ``filter_time`` µs before.
+
+    As Tonic's ``Denoise``, except that a pixel that has not fired supports nothing: Tonic treats it
+    as having fired at ``t = 0``, which keeps every event of the first ``filter_time`` µs.
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    filter_time = whole_number(filter_time, "filter_time", 0)
+    keep = np.empty(len(events), np.bool_)
+    kept = denoise_mask(events["x"], events["y"], events["t"], width, height, filter_time, keep)
+    return _selected(events, keep, kept)
+
+
+def refractory_filter(events, sensor_size, period) -> np.ndarray:
+    """Events more than ``period`` µs after their pixel's previous event, kept or not (Tonic's ``RefractoryPeriod``).
+
+    A pixel's first event is always kept; Tonic drops it when it comes at ``t = 0`` (it starts every
+    pixel as if it had fired at ``t = -period``).
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    period = whole_number(period, "period", 0)
+    keep = np.empty(len(events), np.bool_)
+    kept = refractory_mask(events["x"], events["y"], events["t"], width, height, period, keep)
+    return _selected(events, keep, kept)
+
+
+# ---- pixel maps ---------------------------------------------------------------------------------
+
+_SAME_POLARITY = np.array([0, 1], np.int64)
+
+
+def _remap(events, x_map, y_map, p_map=_SAME_POLARITY) -> np.ndarray:
+    out = np.empty(len(events) + 1, EVENT_DTYPE)
+    kept = remap_events(events["x"], events["y"], events["t"], events["p"], x_map, y_map, p_map,
+                        out["x"], out["y"], out["t"], out["p"])
+    return out[:kept]
+
+
+def _window(origin: int, size: int, extent: int) -> np.ndarray:
+    """Map of the coordinates ``0..extent-1``: ``v - origin`` inside ``[origin, origin + size)``, else -1."""
+    v = np.arange(extent, dtype=np.int64)
+    return np.where((v >= origin) & (v < origin + size), v - origin, -1)
+
+
+def _pair(value, name: str) -> tuple[int, int]:
+    pair = (value, value) if np.ndim(value) == 0 else tuple(value)
+    if len(pair) != 2:
+        raise ValidationError(f"{name} must be an int or a (width, height) pair, got {value!r}")
+    return tuple(whole_number(v, name, 1, 2 ** 16) for v in pair)
+
+
+def crop(events, sensor_size, origin, size) -> np.ndarray:
+    """Events inside the ``size = (w, h)`` box whose top-left pixel is ``origin = (x0, y0)``, moved to start at 0.
+
+    The box may reach outside the sensor (``origin`` negative): coordinates still become ``x - x0``.
+    Tonic's ``RandomCrop`` is this with a random ``origin``.
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    w, h = _pair(size, "size")
+    x0, y0 = (whole_number(v, "origin", -2 ** 16, 2 ** 16) for v in origin)
+    return _remap(events, _window(x0, w, width), _window(y0, h, height))
+
+
+def center_crop(events, sensor_size, size) -> np.ndarray:
+    """``crop`` to ``size = (w, h)`` (or ``w = h = size``) at the sensor's centre, as Tonic's ``CenterCrop``.
+
+    The box starts at ``((W - w) // 2, (H - h) // 2)``; a box larger than the sensor pads it.
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    w, h = _pair(size, "size")
+    return crop(events, sensor_size, ((width - w) // 2, (height - h) // 2), (w, h))
+
+
+def downsample(events, sensor_size, target_size) -> np.ndarray:
+    """Coordinates scaled to a ``target_size = (W', H')`` sensor: ``x' = floor(x * W' / W)``, as Tonic's ``Downsample``.
+
+    No event is dropped or merged; several may now share a pixel and a timestamp.
+    """
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    tw, th = _pair(target_size, "target_size")
+    factor = np.asarray((tw, th)) / np.asarray((width, height))
+    x_map = (np.arange(width) * factor[0]).astype(np.int64)
+    y_map = (np.arange(height) * factor[1]).astype(np.int64)
+    return _remap(events, x_map, y_map)
+
+
+def flip_lr(events, sensor_size) -> np.ndarray:
+    """Mirror left-right: ``x' = W - 1 - x`` (Tonic's ``RandomFlipLR`` with ``p=1``)."""
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    return _remap(events, np.arange(width - 1, -1, -1, dtype=np.int64), np.arange(height, dtype=np.int64))
+
+
+def flip_ud(events, sensor_size) -> np.ndarray:
+    """Mirror top-bottom: ``y' = H - 1 - y`` (Tonic's ``RandomFlipUD`` with ``p=1``)."""
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    return _remap(events, np.arange(width, dtype=np.int64), np.arange(height - 1, -1, -1, dtype=np.int64))
+
+
+def flip_polarity(events, sensor_size) -> np.ndarray:
+    """ON becomes OFF and OFF becomes ON (Tonic's ``RandomFlipPolarity`` with ``p=1``)."""
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    return _remap(events, np.arange(width, dtype=np.int64), np.arange(height, dtype=np.int64),
+                  np.array([1, 0], np.int64))

@@ -1,0 +1,113 @@
+"""Event-stream transforms on the columns of an event array: checks, frames, filters, pixel maps.
+
+Every kernel reads the columns ``x, y, t, p`` of events that passed
+``spiking.datasets.transforms.checked_events`` (coordinates inside the sensor, polarity 0/1, time
+non-decreasing) and writes into arrays it is given, so the Python side owns all allocation.
+"""
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def first_invalid(x, y, t, p, width, height):
+    """Index of the first event outside ``width x height``, with ``p > 1`` or earlier than the one before; else -1."""
+    for i in range(x.shape[0]):
+        if x[i] >= width or y[i] >= height or p[i] > 1 or (i > 0 and t[i] < t[i - 1]):
+            return i
+    return -1
+
+
+@njit(cache=True)
+def accumulate_frames(x, y, p, starts, ends, width, plane, frames):
+    """``frames[k, p*plane + y*width + x] += 1`` for the events ``starts[k]:ends[k]`` of every slice ``k``.
+
+    ``frames`` is ``[slices, channels * H * W]``; ``plane`` is ``H * W``, or 0 to merge polarities.
+    Overlapping slices count an event once in each.
+    """
+    for k in range(starts.shape[0]):
+        frame = frames[k]
+        for i in range(starts[k], ends[k]):
+            frame[np.int64(p[i]) * plane + np.int64(y[i]) * width + np.int64(x[i])] += 1
+
+
+@njit(cache=True)
+def denoise_mask(x, y, t, width, height, filter_time, keep):
+    """Keep an event when one of its 4 neighbour pixels had an event less than ``filter_time`` µs before.
+
+    ``keep[i]`` is set for each event; returns how many are kept. A pixel without an earlier event
+    supports nothing. The event's own pixel is stamped before its neighbours are read, as in Tonic,
+    so an event never supports itself. The grid has a border of pixels that never fire, so the
+    four tests need no bounds checks and no branches.
+    """
+    stride = width + 2
+    last = np.zeros(stride * (height + 2), np.int64)
+    seen = np.zeros(stride * (height + 2), np.bool_)
+    kept = 0
+    for i in range(x.shape[0]):
+        k = (np.int64(y[i]) + 1) * stride + np.int64(x[i]) + 1
+        ti = t[i]
+        last[k] = ti
+        seen[k] = True
+        near = ((seen[k - 1] & (ti - last[k - 1] < filter_time)) | (seen[k + 1] & (ti - last[k + 1] < filter_time))
+                | (seen[k - stride] & (ti - last[k - stride] < filter_time))
+                | (seen[k + stride] & (ti - last[k + stride] < filter_time)))
+        keep[i] = near
+        kept += near
+    return kept
+
+
+@njit(cache=True)
+def refractory_mask(x, y, t, width, height, period, keep):
+    """Keep an event when its pixel had no event in the ``period`` µs before it (``t - t_prev > period``).
+
+    ``t_prev`` is the pixel's previous event, kept or dropped (Tonic's definition), and a pixel's first
+    event is always kept. Returns how many are kept.
+    """
+    last = np.empty(width * height, np.int64)
+    seen = np.zeros(width * height, np.bool_)
+    kept = 0
+    for i in range(x.shape[0]):
+        k = np.int64(y[i]) * width + np.int64(x[i])
+        ok = not seen[k] or t[i] - last[k] > period
+        keep[i] = ok
+        kept += ok
+        last[k] = t[i]
+        seen[k] = True
+    return kept
+
+
+@njit(cache=True)
+def remap_events(x, y, t, p, x_map, y_map, p_map, out_x, out_y, out_t, out_p):
+    """Copy events through per-value maps, dropping those mapped to -1; returns how many were kept.
+
+    Event ``i`` becomes ``(x_map[x], y_map[y], t, p_map[p])``; crop, flips and downsampling are all
+    such maps. As in ``select_events``, every event is written and only kept ones advance the slot,
+    so the outputs need one slot more than the input has events.
+    """
+    k = 0
+    for i in range(x.shape[0]):
+        nx = x_map[x[i]]
+        ny = y_map[y[i]]
+        out_x[k] = nx
+        out_y[k] = ny
+        out_t[k] = t[i]
+        out_p[k] = p_map[p[i]]
+        k += (nx >= 0) & (ny >= 0)
+    return k
+
+
+@njit(cache=True)
+def select_events(x, y, t, p, keep, out_x, out_y, out_t, out_p):
+    """Copy the events with ``keep[i]`` set, in order; returns how many.
+
+    Every event is written at the next free slot and the slot advances only when it is kept, which
+    needs no branch, so the outputs need one slot more than the events kept.
+    """
+    k = 0
+    for i in range(x.shape[0]):
+        out_x[k] = x[i]
+        out_y[k] = y[i]
+        out_t[k] = t[i]
+        out_p[k] = p[i]
+        k += keep[i]
+    return k
