@@ -1,13 +1,16 @@
 """The fused event-driven run: every sample and every step of a compiled network in one call.
 
 Work per step is one update per neuron plus one weight read per synapse a spike reaches; a
-silent neuron costs nothing downstream. Arrays follow ``spiking.runtime.compile.Plan``.
+silent neuron costs nothing downstream. Arrays follow ``spiking.runtime.compile.Plan``. The same
+code runs in float32 or, with int64 state, currents and weights (a network of FixedLIF neurons),
+in integer arithmetic: numba compiles one version per dtype, and ``_update`` picks the neuron
+update for it.
 """
 import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-DENSE, CSR, CONV = 0, 1, 2
+DENSE, CSR, CONV, SPARSE_CONV = 0, 1, 2, 3
 SUBTRACT, HARD, NONE = 0, 1, 2
 
 
@@ -117,6 +120,56 @@ def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_i
 
 
 @njit(inline="always")
+def _decay(x, k):
+    """``x (4096 - k) / 4096`` rounded toward zero, in integers (``spiking.neurons.FixedLIF``)."""
+    p = x * (4096 - k)
+    return p >> 12 if p >= 0 else -((-p) >> 12)
+
+
+@njit(cache=True)
+def update_fixed(lo, hi, mode, cur, v, syn, fired, neuron, act_idx, act_val, first_step):
+    """``update_population`` for FixedLIF neurons: int64 state and parameters, the integer update of
+    ``spiking.neurons.FixedLIF`` (rows of ``neuron``: threshold, decay_v, -, decay_u, v_reset, bias)."""
+    n = hi - lo
+    cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
+    thr, decay_v, decay_u = neuron[0][lo:hi], neuron[1][lo:hi], neuron[3][lo:hi]
+    v_reset, bias = neuron[4][lo:hi], neuron[5][lo:hi]
+    changed = 0
+    for i in range(n):
+        u = _decay(syn[i], decay_u[i]) + cur[i] + bias[i]
+        syn[i] = u
+        cur[i] = 0
+        v0 = v[i]
+        r = fired[i] != 0
+        base = v_reset[i] if (mode == HARD and r) else v0
+        v1 = _decay(base, decay_v[i]) + u
+        if mode == SUBTRACT and r:
+            v1 = v1 - thr[i]
+        v[i] = v1
+        fired[i] = v1 > thr[i]
+        changed += v1 != v0
+    return _collect(fired, lo, act_idx, act_val), n if first_step else changed
+
+
+def _update(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive, refr_left,
+            fired, neuron, refractory, act_idx, act_val, first_step):
+    """``update_population`` for float state, ``update_fixed`` for integer state (chosen at compile time)."""
+
+
+@overload(_update)
+def _update_overload(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive, refr_left,
+                     fired, neuron, refractory, act_idx, act_val, first_step):
+    if isinstance(v.dtype, types.Integer):
+        return (lambda lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive,
+                refr_left, fired, neuron, refractory, act_idx, act_val, first_step:
+                update_fixed(lo, hi, mode, cur, v, syn, fired, neuron, act_idx, act_val, first_step))
+    return (lambda lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive, refr_left,
+            fired, neuron, refractory, act_idx, act_val, first_step:
+            update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive,
+                              refr_left, fired, neuron, refractory, act_idx, act_val, first_step))
+
+
+@njit(inline="always")
 def _collect(fired, lo, act_idx, act_val):
     """Write the indices of neurons with ``fired`` set into ``act_idx`` (from ``lo``); return their number.
 
@@ -180,41 +233,72 @@ def deliver_rows(target, dense_w, woff, act_idx, act_val, n_act, lo):
 
 
 @njit(cache=True)
-def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w, scale):
-    """Add presynaptic neuron ``j``'s activity ``val`` through its CSR or CONV synapses into ``cur[post_lo:]``.
+def deliver_csr(target, csr_ptr, csr_post, csr_val, woff, act_idx, act_val, n_act, lo):
+    """Add the CSR synapses of the active neurons ``act_idx[:n_act]`` (indices from ``lo``) into ``target``."""
+    for a in range(n_act):
+        j = woff + act_idx[a] - lo
+        _scatter(target, 0, csr_post, csr_val, csr_ptr[j], csr_ptr[j + 1], act_val[a])
 
-    A convolution may have a tiling pool in front: the spike enters its pooled pixel times ``scale``
-    (pixels outside the pooling grid reach nothing). The target population is stored channel-last,
-    and the weights are flipped in x, so with stride 1 and one group the synapses of one output row
-    are a single contiguous run of weights and of targets.
-    """
-    if kind == CSR:
-        for k in range(csr_ptr[woff + j], csr_ptr[woff + j + 1]):
-            cur[post_lo + csr_post[k]] += val * csr_val[k]
-        return
-    c_in, h, w, c_out, h_out, w_out = par[0], par[1], par[2], par[3], par[4], par[5]
-    kh, kw, sh, sw, ph, pw = par[6], par[7], par[8], par[9], par[10], par[11]
-    c_in_g, c_out_g, pre_h, pre_w, pool_h, pool_w, pre_hwc = par[12], par[13], par[14], par[15], par[16], par[17], par[18]
-    if pre_hwc:
-        c = j % c_in
-        y = (j // c_in) // pre_w
-        x = (j // c_in) % pre_w
+
+@njit(inline="always")
+def _scatter(cur, base, position, values, lo, hi, val):
+    """``cur[base + position[k]] += val * values[k]`` for ``k`` in ``lo..hi-1`` (no multiply for a spike)."""
+    if val == 1:
+        for k in range(lo, hi):
+            cur[base + position[k]] += values[k]
     else:
-        c = j // (pre_h * pre_w)
-        y = (j // pre_w) % pre_h
-        x = j % pre_w
-    if pool_h > 1 or pool_w > 1:
-        y = y // pool_h
-        x = x // pool_w
-        if y >= h or x >= w:
-            return
+        for k in range(lo, hi):
+            cur[base + position[k]] += val * values[k]
+
+
+@njit(inline="always")
+def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w, scale, coords, row):
+    """Add presynaptic neuron ``j``'s activity ``val`` through its CONV or SPARSE_CONV synapses into
+    ``cur[post_lo:]``.
+
+    A convolution reads the input coordinates of ``j`` from ``coords[row]`` (``Plan.conv_pre``). It
+    may have a tiling pool in front: the spike enters its pooled pixel times ``scale`` (pixels
+    outside the pooling grid reach nothing). The target population is stored channel-last,
+    and the weights are flipped in x, so with stride 1 and one group the synapses of one output row
+    are a single contiguous run of weights and of targets. SPARSE_CONV walks the same runs through
+    the non-zero weights only (``spiking.runtime.compile``: per tap a pointer, per weight its position
+    in the run of its tap row).
+    """
+    y = coords[row, 1]
+    if y < 0:
+        return
+    c, x, o_base = coords[row, 0], coords[row, 2], coords[row, 3]
+    h_out, w_out, c_out, kh, kw = par[4], par[5], par[3], par[6], par[7]
+    sh, sw, ph, pw, c_out_g = par[8], par[9], par[10], par[11], par[13]
+    if scale != 1:
         val = val * scale
-    o_base = (c // c_in_g) * c_out_g
-    oy_lo = max(0, -((kh - 1 - y - ph) // sh))
-    oy_hi = min(h_out - 1, (y + ph) // sh)
-    ox_lo = max(0, -((kw - 1 - x - pw) // sw))
-    ox_hi = min(w_out - 1, (x + pw) // sw)
+    if sh == 1:
+        oy_lo = max(0, y + ph - kh + 1)
+        oy_hi = min(h_out - 1, y + ph)
+    else:
+        oy_lo = max(0, -((kh - 1 - y - ph) // sh))
+        oy_hi = min(h_out - 1, (y + ph) // sh)
+    if sw == 1:
+        ox_lo = max(0, x + pw - kw + 1)
+        ox_hi = min(w_out - 1, x + pw)
+    else:
+        ox_lo = max(0, -((kw - 1 - x - pw) // sw))
+        ox_hi = min(w_out - 1, (x + pw) // sw)
     if ox_hi < ox_lo:
+        return
+    if kind == SPARSE_CONV:
+        for oy in range(oy_lo, oy_hi + 1):
+            tap = woff + (c * kh + y + ph - oy * sh) * kw
+            if sw == 1 and c_out_g == c_out:
+                d_lo = kw - 1 - (x + pw - ox_lo)
+                d_hi = kw - 1 - (x + pw - ox_hi)
+                base = post_lo + (oy * w_out + ox_lo) * c_out - d_lo * c_out
+                _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d_lo], csr_ptr[tap + d_hi + 1], val)
+            else:
+                for ox in range(ox_lo, ox_hi + 1):
+                    d = kw - 1 - (x + pw - ox * sw)
+                    base = post_lo + (oy * w_out + ox) * c_out + o_base - d * c_out_g
+                    _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d], csr_ptr[tap + d + 1], val)
         return
     if sw == 1 and c_out_g == c_out:
         run = (ox_hi - ox_lo + 1) * c_out
@@ -256,7 +340,7 @@ def _max_gate(act_idx, act_val, n_act, lo, window, count, best, out_idx, out_val
 @njit(cache=True)
 def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
+               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
@@ -293,7 +377,7 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     total += np.int64(in_val[k])
                 spikes[t, p] = 0 if analog else total
             else:
-                n_act, changed = update_population(
+                n_act, changed = _update(
                     lo, hi, reset_mode[p], has_refractory[p], has_inh[p], uniform[p], cur[slot], cur_inh[slot], v, syn,
                     syn_inh,
                     drive, refr_left, fired, neuron, refractory, act_idx, act_val, t == 0)
@@ -327,10 +411,14 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 if proj_kind[q] == DENSE:
                     deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], src_idx, src_val,
                                  src_n, src_lo)
+                elif proj_kind[q] == CSR:
+                    deliver_csr(target[post_lo:post_lo + n_post], csr_ptr, csr_post, csr_val, proj_woff[q], src_idx,
+                                src_val, src_n, src_lo)
                 else:
+                    kind, woff, par, scale = proj_kind[q], proj_woff[q], conv_par[q], conv_scale[q]
                     for a in range(src_n):
-                        deliver(proj_kind[q], src_idx[a] - src_lo, src_val[a], post_lo, proj_woff[q], target,
-                                csr_ptr, csr_post, csr_val, conv_par[q], conv_w, conv_scale[q])
+                        deliver(kind, src_idx[a] - src_lo, src_val[a], post_lo, woff, target, csr_ptr, csr_post,
+                                csr_val, par, conv_w, scale, conv_pre, fo + src_idx[a])
                 if analog:
                     macs[arrive, q] += count
                 else:
@@ -351,14 +439,14 @@ def run_samples(lo, hi, args, buffers, outputs):
 def _one(b, args, buffers, outputs):
     (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory, proj_post,
      proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
-     conv_w, conv_scale, fanout, gate_off, gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps, in_analog,
-     rec_off) = args
+     conv_w, conv_scale, fanout, conv_pre, gate_off, gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps,
+     in_analog, rec_off) = args
     (cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val, gate_count, gate_best, gate_idx,
      gate_val) = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout,
+               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur[b], cur_inh[b], v[b], syn[b], syn_inh[b], drive[b], refr_left[b], fired[b], act_idx[b], act_val[b],

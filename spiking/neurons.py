@@ -108,4 +108,67 @@ class CubaLIF(LIF):
         return True
 
 
-NEURON_MODELS = {cls.__name__: cls for cls in (IF, LIF, CubaLIF)}
+DECAY_SHIFT = 12
+"""Fixed-point decays are fractions of ``2**DECAY_SHIFT``."""
+
+
+@dataclass(frozen=True, eq=False)
+class FixedLIF(IF):
+    """Integer (fixed-point) LIF neuron in the manner of Loihi: integer current ``u``, membrane
+    ``v``, threshold, bias and decays; a network whose neurons are all FixedLIF runs in integer
+    arithmetic on both backends. Step ``t`` with integer input ``I`` (integer weights times spikes
+    or integer input values)::
+
+        d(x, k) = sign(x) * ((|x| * (4096 - k)) >> 12)      (decay, rounded toward zero)
+        u = d(u, decay_u) + I + bias
+        subtract: v = d(v, decay_v) + u - r * v_threshold
+        hard:     v = d(v_reset if r else v, decay_v) + u
+        none:     v = d(v, decay_v) + u
+        s = v > v_threshold
+
+    ``decay_u = 4096`` (the default) keeps no current from step to step (``u = I + bias``), and
+    ``decay_v = 0`` (the default) makes an integrate-and-fire neuron. It is the float model with
+    ``alpha = 1 - decay_u / 4096``, ``beta = 1 - decay_v / 4096``, ``v_leak = 0``, evaluated in
+    integers. ``v_threshold`` may be +inf (a non-spiking readout); no refractory period.
+    """
+
+    decay_v: int | np.ndarray = 0
+    decay_u: int | np.ndarray = 1 << DECAY_SHIFT
+
+    def __post_init__(self):
+        super().__post_init__()
+        for f in fields(self):
+            if f.name == "reset":
+                continue
+            arr = np.asarray(getattr(self, f.name), np.float64)
+            finite = arr[np.isfinite(arr)] if f.name == "v_threshold" else arr
+            if (finite != np.round(finite)).any() or (np.abs(finite) >= 2 ** 53).any():
+                raise ValidationError(f"FixedLIF: {f.name} must hold whole numbers below 2^53 in magnitude")
+            if f.name.startswith("decay") and ((arr < 0).any() or (arr > 1 << DECAY_SHIFT).any()):
+                raise ValidationError(f"FixedLIF: {f.name} must lie in [0, {1 << DECAY_SHIFT}], "
+                                      f"got range [{arr.min()}, {arr.max()}]")
+        if np.any(np.asarray(self.refractory) != 0):
+            raise ValidationError("FixedLIF: refractory periods are not supported")
+
+    def params(self) -> dict[str, np.ndarray]:
+        """The float model's parameters (``beta``, ``alpha`` from the decays) beside the integer ones."""
+        out = super().params()
+        out["beta"] = 1.0 - np.asarray(self.decay_v, np.float64) / (1 << DECAY_SHIFT)
+        out["alpha"] = 1.0 - np.asarray(self.decay_u, np.float64) / (1 << DECAY_SHIFT)
+        return out
+
+    def integers(self) -> dict[str, np.ndarray]:
+        """The integer parameters as int64 arrays; an infinite threshold becomes the largest int64."""
+        out = {}
+        for key in ("v_threshold", "decay_v", "decay_u", "v_reset", "bias", "v_init"):
+            arr = np.asarray(getattr(self, key), np.float64)
+            ints = np.where(np.isinf(arr), 0, arr).astype(np.int64)
+            out[key] = np.where(np.isinf(arr), np.iinfo(np.int64).max, ints)
+        return out
+
+    @property
+    def has_synapse(self) -> bool:
+        return bool(np.any(np.asarray(self.decay_u) != 1 << DECAY_SHIFT))
+
+
+NEURON_MODELS = {cls.__name__: cls for cls in (IF, LIF, CubaLIF, FixedLIF)}

@@ -278,7 +278,7 @@ def test_format_and_version_checked(tmp_path, edit, match):
     (lambda f: f["populations/2/neuron"].__delitem__("alpha"), r"missing \['alpha'\]"),
     (lambda f: f["populations/2/neuron"].attrs.__setitem__("gamma", "x"), r"unexpected \['gamma'\]"),
     (lambda f: f["populations/1/neuron"].attrs.__setitem__("type", "Izhikevich"),
-     r"/populations/1/neuron: unknown type 'Izhikevich', expected one of \['CubaLIF', 'IF', 'LIF'\]"),
+     r"/populations/1/neuron: unknown type 'Izhikevich', expected one of \['CubaLIF', 'FixedLIF', 'IF', 'LIF'\]"),
     (lambda f: f["projections/0/ops/0"].attrs.__setitem__("type", "LIF"), r"/projections/0/ops/0: unknown type 'LIF'"),
     (lambda f: f["projections/1"].attrs.__delitem__("pre"), r"/projections/1: missing attribute 'pre'"),
     (lambda f: f["projections/1"].attrs.__setitem__("delay", 1.5), r"/projections/1: attribute 'delay' has the wrong"),

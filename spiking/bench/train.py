@@ -20,8 +20,12 @@ def images_to_tensor(images: np.ndarray) -> torch.Tensor:
 
 
 def train_classifier(model: nn.Module, images: torch.Tensor, labels, epochs: int = 15, lr: float = 1e-3,
-                     batch_size: int = 64, seed: int = 0, progress: bool = False) -> nn.Module:
-    """Adam on cross-entropy, minibatches in a seeded shuffled order; returns the model in eval mode."""
+                     batch_size: int = 64, seed: int = 0, progress: bool = False, penalty=None) -> nn.Module:
+    """Adam on cross-entropy, minibatches in a seeded shuffled order; returns the model in eval mode.
+
+    ``penalty``: a callable returning a term to add to each minibatch's loss after its forward pass,
+    such as ``spiking.compress.activity_penalty(model, weight)``.
+    """
     torch.manual_seed(seed)
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
     order = torch.Generator().manual_seed(seed)
@@ -32,6 +36,8 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels, epochs: int
         for lo in range(0, len(images), batch_size):
             idx = perm[lo:lo + batch_size]
             loss = F.cross_entropy(model(images[idx]), labels[idx])
+            if penalty is not None:
+                loss = loss + penalty()
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

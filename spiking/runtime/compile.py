@@ -1,12 +1,20 @@
 """Compile a network once into the flat arrays the kernels run on.
 
-Every projection becomes one of three kernel operations on presynaptic neuron indices:
-DENSE (a row of ``weight.T`` per presynaptic neuron), CSR (only the non-zero synapses) or CONV
-(convolution fan-out, computed per event). A tiling pool before a convolution stays in front of it
-(a spike enters the pooled pixel it falls in, scaled by the pool's factor); a pool before
+Every projection becomes one of four kernel operations on presynaptic neuron indices:
+DENSE (a row of ``weight.T`` per presynaptic neuron), CSR (only the non-zero synapses), CONV
+(convolution fan-out, computed per event) or SPARSE_CONV, a convolution whose weights are mostly
+zero (pruned: at most ``SPARSE_CONV_DENSITY`` of them non-zero), computed per event like CONV but
+through its non-zero kernel weights only, so that zero weights cost no time. SPARSE_CONV keeps its
+non-zero weights in the CSR arrays: per kernel tap ``(c_in, dy, dx flipped)`` a pointer, and per
+weight its position ``dx_flipped * c_out_group + o`` and value. A tiling pool before a
+convolution stays in front of it (a spike enters the pooled pixel it falls in, scaled by the pool's
+factor); a pool before
 Linear/Sparse weights becomes rows of the composite matrix; a pool on its own is a depthwise
 convolution. ``fanout[j]`` counts the non-zero synapses a spike of presynaptic neuron ``j``
 reaches through pool and weights: its synaptic events.
+
+A network whose neurons are all ``FixedLIF`` compiles to integer arrays (int64 weights and neuron
+parameters) and runs in integer arithmetic; see ``fixed_arithmetic``.
 
 Populations that receive a convolution are stored channel-last (H, W, C) inside the kernel, so that
 one event adds into consecutive output channels (vector adds); ``Plan.perm`` maps each internal
@@ -18,13 +26,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import ValidationError
 from ..network import Network
-from ..network.ops import Conv2d, Linear, MaxPool2d, Sparse
-from ..neurons import RESETS
+from ..network.ops import AvgPool2d, Conv2d, Linear, MaxPool2d, Sparse
+from ..neurons import RESETS, FixedLIF
 
-DENSE, CSR, CONV = 0, 1, 2
+DENSE, CSR, CONV, SPARSE_CONV = 0, 1, 2, 3
+SPARSE_CONV_DENSITY = 0.05
 CONV_FIELDS = ("c_in", "h", "w", "c_out", "h_out", "w_out", "kh", "kw", "sh", "sw", "ph", "pw",
-               "c_in_group", "c_out_group", "pre_h", "pre_w", "pool_h", "pool_w", "pre_hwc")
+               "c_in_group", "c_out_group")
 
 
 @dataclass(frozen=True)
@@ -32,13 +42,16 @@ class KernelOp:
     """One projection in kernel form, before concatenation."""
 
     kind: int
-    weights: np.ndarray                 # DENSE: [n_pre, n_post]; CSR: values; CONV: [C_in, kh, kw (flipped), C_out/groups]
+    weights: np.ndarray                 # DENSE: [n_pre, n_post]; CSR, SPARSE_CONV: values;
+                                        # CONV: [C_in, kh, kw (flipped), C_out/groups]
     fanout: np.ndarray                  # non-zero synapses reached per presynaptic neuron, int64
     dense_macs: int                     # NeuroBench Dense of the weighted op, per sample and step
-    csr_ptr: np.ndarray | None = None
-    csr_post: np.ndarray | None = None
+    csr_ptr: np.ndarray | None = None   # SPARSE_CONV: per kernel tap
+    csr_post: np.ndarray | None = None  # SPARSE_CONV: position of each weight in its tap row
     conv: tuple | None = None           # CONV_FIELDS
     scale: float = 1.0                  # CONV: factor of a tiling pool in front of the convolution
+    coords: np.ndarray | None = None    # CONV: per presynaptic neuron its input (c, y, x, first output
+                                        # channel of its group), y = -1 outside a pooling grid
 
 
 def _axis_taps(size: int, out: int, kernel: int, stride: int, pad: int) -> np.ndarray:
@@ -66,8 +79,11 @@ def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padd
     c_out_g = c_out // groups
     conv = dict(c_in=c_in, h=h, w=w, c_out=c_out, h_out=out_shape[1], w_out=out_shape[2], kh=kh, kw=kw,
                 sh=stride[0], sw=stride[1], ph=padding[0], pw=padding[1], c_in_group=c_in_g,
-                c_out_group=c_out_g, pre_h=pre_shape[1], pre_w=pre_shape[2], pool_h=pool_h, pool_w=pool_w,
-                pre_hwc=0)
+                c_out_group=c_out_g)
+    c, y, x = np.meshgrid(np.arange(c_in), np.arange(pre_shape[1]) // pool_h, np.arange(pre_shape[2]) // pool_w,
+                          indexing="ij")
+    y = np.where((y < h) & (x < w), y, -1)
+    coords = np.stack([c, y, x, (c // c_in_g) * c_out_g], axis=-1).reshape(-1, 4).astype(np.int64)
     # wk[c, dy, kw - 1 - dx, o_local] = weight[group(c) * c_out_g + o_local, c - group(c) * c_in_g, dy, dx]:
     # flipped in x, so that with stride 1 the weights of consecutive output columns are contiguous.
     wk = weight.reshape(groups, c_out_g, c_in_g, kh, kw).transpose(0, 2, 3, 4, 1).reshape(c_in, kh, kw, c_out_g)
@@ -76,8 +92,17 @@ def _conv_op(weight: np.ndarray, in_shape: tuple, out_shape: tuple, stride, padd
     if pool:
         q = _pooled_index(pre_shape, pool)
         fanout = np.where(q >= 0, fanout[q], 0)
-    return KernelOp(CONV, np.ascontiguousarray(wk[:, :, ::-1], dtype=np.float32), fanout, int(dense),
-                    conv=tuple(conv[f] for f in CONV_FIELDS), scale=pool.scale if pool else 1.0)
+    flipped = np.ascontiguousarray(wk[:, :, ::-1], dtype=np.float32)
+    par = tuple(conv[f] for f in CONV_FIELDS)
+    scale = pool.scale if pool else 1.0
+    if np.count_nonzero(weight) > SPARSE_CONV_DENSITY * weight.size:
+        return KernelOp(CONV, flipped, fanout, int(dense), conv=par, scale=scale, coords=coords)
+    tap, o = np.nonzero(flipped.reshape(c_in * kh * kw, c_out_g))
+    ptr = np.zeros(c_in * kh * kw + 1, np.int64)
+    np.cumsum(np.bincount(tap, minlength=c_in * kh * kw), out=ptr[1:])
+    position = (tap % kw) * c_out_g + o
+    return KernelOp(SPARSE_CONV, flipped.reshape(-1, c_out_g)[tap, o], fanout, int(dense), ptr, position,
+                    conv=par, scale=scale, coords=coords)
 
 
 def _csr_op(n_post: int, ptr: np.ndarray, post: np.ndarray, values: np.ndarray, dense_macs: int) -> KernelOp:
@@ -189,14 +214,16 @@ class Plan:
     csr_val: np.ndarray
     conv_par: np.ndarray         # [Q, len(CONV_FIELDS)] int64
     conv_w: np.ndarray
-    conv_scale: np.ndarray       # [Q] float32, factor of a pool in front of a CONV op
+    conv_scale: np.ndarray       # [Q] factor of a pool in front of a CONV op (dtype of the weights)
     fanout: np.ndarray
+    conv_pre: np.ndarray         # [len(fanout), 4] int64: KernelOp.coords of CONV ops, aligned with fanout
     gate_off: np.ndarray         # [Q] offset of a max-pooled projection's presynaptic neurons in gate_window, or -1
     gate_window: np.ndarray      # pooled neuron (C order) of each gated presynaptic neuron (internal order), or -1
     gate_best_off: np.ndarray    # [Q] offset of its pooled neurons' running maxima in the gate state
     n_gate_best: int
     n_slots: int                 # ring-buffer depth: max delay + 1
     perm: tuple                  # per population: C-order index of each internal position
+    fixed: bool = False          # integer arithmetic: int64 neuron (FIXED_ROWS), weights and conv_scale
 
     @property
     def n_neurons(self) -> int:
@@ -204,18 +231,65 @@ class Plan:
 
 
 NEURON_ROWS = ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init", "alpha_inh")
+FIXED_ROWS = {"v_threshold": 0, "decay_v": 1, "decay_u": 3, "v_reset": 4, "bias": 5, "v_init": 6}
+"""Rows of ``Plan.neuron`` holding a FixedLIF's integers (beta's row holds decay_v, alpha's decay_u)."""
+MAX_FIXED_VALUE = 2 ** 24
+"""Bound on the magnitude of integer weights and input values: float32 stores them exactly."""
+
+
+def _op_weights(op) -> np.ndarray | None:
+    if isinstance(op, (Linear, Conv2d)):
+        return op.weight
+    return op.values if isinstance(op, Sparse) else None
+
+
+def fixed_arithmetic(net: Network) -> bool:
+    """Whether ``net`` runs in integer arithmetic: every neuron population is ``FixedLIF``.
+
+    Such a network must have whole-number weights below ``MAX_FIXED_VALUE`` in magnitude, no
+    AvgPool2d (its factor is not an integer: use SumPool2d and fold the factor into the weights)
+    and no projection into a second synaptic current. A mix of FixedLIF and float neurons is an error.
+    """
+    fixed = {pop.name: isinstance(pop.neuron, FixedLIF) for pop in net.order if not pop.is_input}
+    if not any(fixed.values()):
+        return False
+    if not all(fixed.values()):
+        floats = [name for name, f in fixed.items() if not f]
+        raise ValidationError(f"populations {floats} have float neurons but others are FixedLIF: a network runs "
+                              "either in integers (all FixedLIF) or in float")
+    for proj in net.projections.values():
+        if proj.receptor != "exc":
+            raise ValidationError(f"projection '{proj.name}': FixedLIF has one synaptic current; receptor "
+                                  f"'{proj.receptor}' is not supported")
+        if any(isinstance(op, AvgPool2d) for op in proj.ops):
+            raise ValidationError(f"projection '{proj.name}': AvgPool2d scales by a fraction, which integer "
+                                  "arithmetic cannot; use SumPool2d and fold the factor into the weights")
+        w = _op_weights(proj.weighted)
+        if w is not None and ((w != np.round(w)).any() or (np.abs(w) >= MAX_FIXED_VALUE).any()):
+            raise ValidationError(f"projection '{proj.name}': FixedLIF networks need whole-number weights below "
+                                  f"{MAX_FIXED_VALUE} in magnitude")
+    return True
+
+
+def check_fixed_stimulus(stim) -> None:
+    """Input to an integer network must be whole numbers below ``MAX_FIXED_VALUE`` in magnitude."""
+    if stim is not None and ((stim.value != np.round(stim.value)).any()
+                             or (np.abs(stim.value) >= MAX_FIXED_VALUE).any()):
+        raise ValidationError(f"a FixedLIF network takes whole-number input values below {MAX_FIXED_VALUE} in "
+                              "magnitude; scale and round analog input first")
 
 
 def compile_network(net: Network) -> Plan:
     """Validate ``net`` and lay it out as a :class:`Plan`."""
     net.validate()
+    fixed = fixed_arithmetic(net)
     order = net.order
     names = tuple(p.name for p in order)
     sizes = [p.size for p in order]
     start = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
     n = int(start[-1])
-    neuron = np.zeros((len(NEURON_ROWS), n), np.float32)
-    neuron[0] = np.inf
+    neuron = np.zeros((len(NEURON_ROWS), n), np.int64 if fixed else np.float32)
+    neuron[0] = np.iinfo(np.int64).max if fixed else np.inf
     refractory = np.zeros(n, np.int64)
     reset_mode = np.zeros(len(order), np.int64)
     for k, pop in enumerate(order):
@@ -223,8 +297,10 @@ def compile_network(net: Network) -> Plan:
             continue
         params = pop.neuron.params()
         sl = slice(start[k], start[k + 1])
-        for r, key in enumerate(NEURON_ROWS):
-            neuron[r, sl] = params[key].reshape(-1)
+        rows = FIXED_ROWS if fixed else {key: r for r, key in enumerate(NEURON_ROWS)}
+        values = pop.neuron.integers() if fixed else params
+        for key, r in rows.items():
+            neuron[r, sl] = values[key].reshape(-1)
         refractory[sl] = params["refractory"].reshape(-1)
         reset_mode[k] = RESETS.index(pop.neuron.reset)
 
@@ -233,11 +309,11 @@ def compile_network(net: Network) -> Plan:
     ops = [compile_projection(p, net.populations[p.pre].shape, net.populations[p.post].shape) for p in projs]
     pre = np.array([names.index(p.pre) for p in projs], np.int64)
     post = np.array([names.index(p.post) for p in projs], np.int64)
-    hwc = {int(post[q]) for q, op in enumerate(ops) if op.kind == CONV}
+    hwc = {int(post[q]) for q, op in enumerate(ops) if op.kind in (CONV, SPARSE_CONV)}
     perm = [_channel_last(order[k].shape) if k in hwc else np.arange(order[k].size) for k in range(len(order))]
     windows = [gate_windows(p, net.populations[p.pre].shape) for p in projs]
-    ops = [_relayout(op, perm[pre[q]], perm[post[q]], pre[q] in hwc) if windows[q] is None else
-           _relayout(op, np.arange(len(op.fanout)), perm[post[q]], False) for q, op in enumerate(ops)]
+    ops = [_relayout(op, perm[pre[q]] if windows[q] is None else np.arange(len(op.fanout)), perm[post[q]])
+           for q, op in enumerate(ops)]
     gate_off = np.full(len(projs), -1, np.int64)
     gate_best_off = np.zeros(len(projs), np.int64)
     gate_window, n_gated, n_best = [], 0, 0
@@ -255,7 +331,7 @@ def compile_network(net: Network) -> Plan:
     out_ptr = np.zeros(len(order) + 1, np.int64)
     np.cumsum(np.bincount(pre, minlength=len(order)), out=out_ptr[1:])
 
-    woff, fanoff, dense_w, csr_ptr, csr_post, csr_val, conv_w, fanout = [], [], [], [], [], [], [], []
+    woff, fanoff, dense_w, csr_ptr, csr_post, csr_val, conv_w, fanout, conv_pre = [], [], [], [], [], [], [], [], []
     conv_par = np.zeros((len(projs), len(CONV_FIELDS)), np.int64)
     sizes_of = {DENSE: 0, CSR: 0, CONV: 0}
     n_fan = 0
@@ -263,23 +339,28 @@ def compile_network(net: Network) -> Plan:
     for q, op in enumerate(ops):
         fanoff.append(n_fan)
         fanout.append(op.fanout)
+        conv_pre.append(op.coords if op.coords is not None else np.zeros((len(op.fanout), 4), np.int64))
         n_fan += len(op.fanout)
         if op.kind == DENSE:
             woff.append(sizes_of[DENSE])
             dense_w.append(op.weights.ravel())
             sizes_of[DENSE] += op.weights.size
-        elif op.kind == CSR:
+        elif op.kind in (CSR, SPARSE_CONV):
             woff.append(sizes_of[CSR])
             csr_ptr.append(op.csr_ptr + n_csr_syn)
             csr_post.append(op.csr_post)
             csr_val.append(op.weights)
             sizes_of[CSR] += len(op.csr_ptr)
             n_csr_syn += len(op.csr_post)
+            if op.kind == SPARSE_CONV:
+                conv_par[q] = op.conv
         else:
             woff.append(sizes_of[CONV])
             conv_w.append(op.weights.ravel())
             conv_par[q] = op.conv
             sizes_of[CONV] += op.weights.size
+
+    weight_type = np.int64 if fixed else np.float32
 
     def cat(parts, dtype):
         return np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype)
@@ -301,12 +382,13 @@ def compile_network(net: Network) -> Plan:
         proj_woff=np.array(woff, np.int64), proj_fanoff=np.array(fanoff, np.int64),
         proj_dense_macs=np.array([op.dense_macs for op in ops], np.int64),
         out_ptr=out_ptr, out_proj=order_out.astype(np.int64),
-        dense_w=cat(dense_w, np.float32), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
-        csr_val=cat(csr_val, np.float32), conv_par=conv_par, conv_w=cat(conv_w, np.float32),
-        conv_scale=np.array([op.scale for op in ops], np.float32),
-        fanout=cat(fanout, np.int64), gate_off=gate_off, gate_window=cat(gate_window, np.int64),
+        dense_w=cat(dense_w, weight_type), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
+        csr_val=cat(csr_val, weight_type), conv_par=conv_par, conv_w=cat(conv_w, weight_type),
+        conv_scale=np.array([op.scale for op in ops], weight_type),
+        fanout=cat(fanout, np.int64), conv_pre=np.concatenate(conv_pre) if conv_pre else np.zeros((0, 4), np.int64),
+        gate_off=gate_off, gate_window=cat(gate_window, np.int64),
         gate_best_off=gate_best_off, n_gate_best=n_best, n_slots=int(max([p.delay for p in projs], default=0)) + 1,
-        perm=tuple(perm),
+        perm=tuple(perm), fixed=fixed,
     )
 
 
@@ -315,12 +397,12 @@ def _channel_last(shape: tuple) -> np.ndarray:
     return np.arange(int(np.prod(shape))).reshape(shape).transpose(1, 2, 0).ravel()
 
 
-def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray, pre_hwc: bool) -> KernelOp:
+def _relayout(op: KernelOp, pre_perm: np.ndarray, post_perm: np.ndarray) -> KernelOp:
     """Express a C-order kernel op in the internal layouts of its populations (a CONV target is channel-last)."""
     fanout = op.fanout[pre_perm]
-    if op.kind == CONV:
-        conv = op.conv[:-1] + (int(pre_hwc),)
-        return KernelOp(CONV, op.weights, fanout, op.dense_macs, conv=conv, scale=op.scale)
+    if op.kind in (CONV, SPARSE_CONV):
+        return KernelOp(op.kind, op.weights, fanout, op.dense_macs, op.csr_ptr, op.csr_post, conv=op.conv,
+                        scale=op.scale, coords=op.coords[pre_perm])
     if op.kind == DENSE:
         return KernelOp(DENSE, np.ascontiguousarray(op.weights[pre_perm][:, post_perm]), fanout, op.dense_macs)
     ptr, take = _csr_rows(op.csr_ptr, pre_perm)

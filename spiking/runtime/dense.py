@@ -3,6 +3,9 @@
 It shares no code with the event-driven path beyond the network description: projections run as
 torch pooling, reshape, matmul and convolution; counts come from applying the same ops to masks
 (non-zero weights, non-zero inputs), so the two backends check each other.
+
+A network of ``FixedLIF`` neurons runs in integers: projections compute in float64, where every
+sum of whole numbers below 2^53 is exact whatever its order, and neurons update in int64.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ from ..counts import Counts
 from ..network import Network
 from ..network.ops import AvgPool2d, Conv2d, Flatten, Linear, MaxPool2d, Sparse, SumPool2d
 from ..neurons import IF
+from .compile import check_fixed_stimulus, fixed_arithmetic
 from .result import RunResult
 from .stimulus import Stimulus
 
@@ -48,8 +52,8 @@ class _Projection:
     growth each step is the pooled spikes. Fan-out and dense MACs then start from the pooled neurons.
     """
 
-    def __init__(self, proj, pre_shape: tuple, lag: int, index: int):
-        self.proj, self.lag, self.index = proj, lag, index
+    def __init__(self, proj, pre_shape: tuple, lag: int, index: int, fixed: bool = False):
+        self.proj, self.lag, self.index, self.fixed = proj, lag, index, fixed
         self.gate = proj.ops[0] if isinstance(proj.pool, MaxPool2d) else None
         self.ops = proj.ops[1:] if self.gate else proj.ops
         if self.gate:
@@ -81,9 +85,12 @@ class _Projection:
             x = best - gate.get("best", 0)
             gate["best"] = best
             gate.setdefault("rows", []).append(x.reshape(x.shape[0], -1).sum(0))
+        if self.fixed:
+            x = x.to(torch.float64)
         for op, w in zip(self.ops, self.weights):
-            x = _apply(op, x, w)
-        return x.reshape(x.shape[0], -1)
+            x = _apply(op, x, None if w is None else w.to(x.dtype))
+        x = x.reshape(x.shape[0], -1)
+        return x.to(torch.int64) if self.fixed else x
 
 
 def _param(neuron: IF, key: str, size: int, dtype=np.float32) -> torch.Tensor:
@@ -95,9 +102,14 @@ def _param(neuron: IF, key: str, size: int, dtype=np.float32) -> torch.Tensor:
 class _Population:
     """A neuron population's parameters as tensors, and which terms of the update it needs."""
 
-    def __init__(self, pop, incoming: list):
-        self.pop, self.incoming = pop, incoming
+    def __init__(self, pop, incoming: list, fixed: bool = False):
+        self.pop, self.incoming, self.fixed = pop, incoming, fixed
         n = pop.size
+        if fixed:
+            self.p = {k: torch.from_numpy(np.broadcast_to(v.reshape(-1), (n,)).copy())
+                      for k, v in pop.neuron.integers().items()}
+            self.inh = False  # fixed_arithmetic allows no second current
+            return
         self.p = {k: _param(pop.neuron, k, n) for k in ("v_threshold", "beta", "v_leak", "alpha", "alpha_inh",
                                                          "v_reset", "bias", "v_init")}
         self.p["refractory"] = _param(pop.neuron, "refractory", n, np.int64)
@@ -119,13 +131,15 @@ class DenseReference:
     def __init__(self, net: Network):
         net.validate()
         self.net = net
+        self.fixed = fixed_arithmetic(net)
         self.order = net.order
         rank = {pop.name: k for k, pop in enumerate(self.order)}
         # A feed-forward pre has already run this step; a recurrent one last ran a step earlier.
         self.projections = [_Projection(p, net.populations[p.pre].shape,
-                                        p.delay - (0 if rank[p.pre] < rank[p.post] else 1), q)
+                                        p.delay - (0 if rank[p.pre] < rank[p.post] else 1), q, self.fixed)
                             for q, p in enumerate(net.projections.values())]
-        self.populations = {pop.name: _Population(pop, [c for c in self.projections if c.proj.post == pop.name])
+        self.populations = {pop.name: _Population(pop, [c for c in self.projections if c.proj.post == pop.name],
+                                                  self.fixed)
                             for pop in self.order if not pop.is_input}
         self.depth = max([p.delay for p in net.projections.values()], default=0) + 1
 
@@ -135,9 +149,12 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
               record_membrane: bool) -> RunResult:
     """Run the network time-stepped in torch float32 with the equations of ``spiking.neurons``."""
     net, order = ref.net, ref.order
+    if ref.fixed:
+        check_fixed_stimulus(stim)
+    acc = torch.int64 if ref.fixed else torch.float32
     analog_input = stim is not None and stim.analog
     history = {pop.name: [] for pop in order}
-    state = {name: dict(v=pop.p["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.pop.size),
+    state = {name: dict(v=pop.p["v_init"].expand(batch, -1).clone(), syn=torch.zeros(batch, pop.pop.size, dtype=acc),
                         syn_inh=torch.zeros(batch, pop.pop.size),
                         left=torch.zeros(batch, pop.pop.size, dtype=torch.int64),
                         fired=torch.zeros(batch, pop.pop.size, dtype=torch.bool), spikes=torch.zeros(batch, pop.pop.size))
@@ -153,7 +170,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
     out = net.output_name
     out_pop = net.populations[out]
     out_spikes = torch.zeros(batch, out_pop.size, dtype=torch.int64)
-    trace = np.zeros((steps, batch) + out_pop.shape, np.float32) if record_membrane else None
+    trace = np.zeros((steps, batch) + out_pop.shape, np.int64 if ref.fixed else np.float32) if record_membrane else None
 
     frames = torch.from_numpy(stim.frames) if stim is not None else None
     for t in range(steps):
@@ -171,7 +188,7 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
                         into = proj.proj.receptor
                         cur[into] = delivered if cur[into] is None else cur[into] + delivered
                 if cur["exc"] is None:
-                    cur["exc"] = torch.zeros(batch, pop.size)
+                    cur["exc"] = torch.zeros(batch, pop.size, dtype=acc)
                 if neurons.inh and cur["inh"] is None:
                     cur["inh"] = torch.zeros(batch, pop.size)
                 s, changed[t][k] = _step(neurons, state[pop.name], cur["exc"], cur["inh"], t == 0)
@@ -213,6 +230,8 @@ def run_dense(ref: DenseReference, stim: Stimulus | None, steps: int, batch: int
 
 def _step(neurons: _Population, st: dict, cur: torch.Tensor, cur_inh: torch.Tensor, first: bool):
     """One update of a population's state (``spiking.neurons``); returns (spikes, membranes changed)."""
+    if neurons.fixed:
+        return _step_fixed(neurons, st, cur, first)
     p, reset = neurons.p, neurons.pop.neuron.reset
     drive = cur + p["bias"] if neurons.biased else cur
     if neurons.pop.neuron.has_synapse:
@@ -240,6 +259,29 @@ def _step(neurons: _Population, st: dict, cur: torch.Tensor, cur_inh: torch.Tens
         st["left"] = torch.where(blocked, st["left"] - 1, torch.where(s, p["refractory"], 0))
     else:
         s = v1 > thr
+    st["fired"] = s
+    st["spikes"] = s.to(torch.float32)
+    st["v"] = v1
+    changed = v0.numel() if first else (v1 != v0).sum()
+    return s, changed
+
+
+def _decay(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """``x (4096 - k) / 4096`` rounded toward zero, in int64 (``spiking.neurons.FixedLIF``)."""
+    p = x * (4096 - k)
+    return torch.sign(p) * (p.abs() >> 12)
+
+
+def _step_fixed(neurons: _Population, st: dict, cur: torch.Tensor, first: bool):
+    """The integer update of ``spiking.neurons.FixedLIF``; returns (spikes, membranes changed)."""
+    p, reset = neurons.p, neurons.pop.neuron.reset
+    st["syn"] = _decay(st["syn"], p["decay_u"]) + cur + p["bias"]
+    v0, r = st["v"], st["fired"]
+    base = torch.where(r, p["v_reset"], v0) if reset == "hard" else v0
+    v1 = _decay(base, p["decay_v"]) + st["syn"]
+    if reset == "subtract":
+        v1 = torch.where(r, v1 - p["v_threshold"], v1)
+    s = v1 > p["v_threshold"]
     st["fired"] = s
     st["spikes"] = s.to(torch.float32)
     st["v"] = v1

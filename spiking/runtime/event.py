@@ -8,14 +8,20 @@ import numpy as np
 
 from ..counts import Counts
 from ..kernels.network import run_samples
-from .compile import Plan
+from .compile import Plan, check_fixed_stimulus
 from .result import RunResult
 from .stimulus import Stimulus
 
 
 def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record: tuple,
               record_membrane: bool) -> RunResult:
-    """Run a compiled network on a validated stimulus (see ``spiking.runtime.run``)."""
+    """Run a compiled network on a validated stimulus (see ``spiking.runtime.run``).
+
+    Currents, state and activity values are float32, or int64 for a network in integer arithmetic.
+    """
+    acc = np.int64 if plan.fixed else np.float32
+    if plan.fixed:
+        check_fixed_stimulus(stim)
     n_pop = len(plan.names)
     n_proj = len(plan.projection_names)
     rec_off = np.full(n_pop, -1, np.int64)
@@ -27,9 +33,9 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     out = plan.output_pop
     n_out = int(plan.start[out + 1] - plan.start[out])
     rec = np.zeros((batch, steps, n_rec), np.uint8)
-    mem_trace = np.zeros((batch, steps if record_membrane else 0, n_out), np.float32)
+    mem_trace = np.zeros((batch, steps if record_membrane else 0, n_out), acc)
     out_spikes = np.zeros((batch, n_out), np.int64)
-    out_mem = np.zeros((batch, n_out), np.float32)
+    out_mem = np.zeros((batch, n_out), acc)
     events = np.zeros((batch, steps, n_proj), np.int64)
     macs = np.zeros((batch, steps, n_proj), np.int64)
     spikes = np.zeros((batch, steps, n_pop), np.int64)
@@ -39,19 +45,20 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
                         np.zeros(0, np.float32), False, True)
     n = plan.n_neurons
     n_inh = n if plan.has_inh.any() else 0
-    buffers = (np.zeros((batch, plan.n_slots, n), np.float32), np.zeros((batch, plan.n_slots, n_inh), np.float32),
-               np.zeros((batch, n), np.float32), np.zeros((batch, n), np.float32), np.zeros((batch, n_inh), np.float32),
-               np.zeros((batch, n_inh), np.float32), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
-               np.zeros((batch, n), np.int64), np.zeros((batch, n), np.float32),
-               np.zeros((batch, len(plan.gate_window)), np.float32), np.zeros((batch, plan.n_gate_best), np.float32),
+    buffers = (np.zeros((batch, plan.n_slots, n), acc), np.zeros((batch, plan.n_slots, n_inh), acc),
+               np.zeros((batch, n), acc), np.zeros((batch, n), acc), np.zeros((batch, n_inh), acc),
+               np.zeros((batch, n_inh), acc), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
+               np.zeros((batch, n), np.int64), np.zeros((batch, n), acc),
+               np.zeros((batch, len(plan.gate_window)), acc), np.zeros((batch, plan.n_gate_best), acc),
                np.zeros((batch, n if len(plan.gate_window) else 0), np.int64),
-               np.zeros((batch, n if len(plan.gate_window) else 0), np.float32))
+               np.zeros((batch, n if len(plan.gate_window) else 0), acc))
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
             plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
             plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr,
-            plan.csr_post, plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, plan.gate_off,
+            plan.csr_post, plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, plan.conv_pre,
+            plan.gate_off,
             plan.gate_window, plan.gate_best_off, stim.ptr,
-            stim.index, stim.value, 0 if stim.constant else stim.steps, stim.analog, rec_off)
+            stim.index, stim.value.astype(acc, copy=False), 0 if stim.constant else stim.steps, stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
     _run_threaded(batch, args, buffers, outputs)
     shape = plan.shapes[out]
