@@ -78,6 +78,9 @@ def write_events(path, events, sensor_size, *, meta=None, offsets=None, labels=N
                 samples.create_dataset("offsets", data=offsets)
                 if labels is not None:
                     samples.create_dataset("labels", data=labels)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it owner-only; give it a new file's usual mode
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

@@ -23,10 +23,9 @@ from tqdm import tqdm
 from ..errors import ValidationError
 from ..kernels.emulator import render_shifted_log
 from .emulator import DVS, emulate_log
-from .events import EVENT_DTYPE
+from .events import EVENT_DTYPE, whole_number
 from .hdf5 import read_events, write_events
 from .mnist import mnist_subset
-from .events import whole_number
 
 SENSOR_SIZE = (34, 34, 2)
 SACCADES = ((3.5, 7.0), (3.5, -7.0), (-7.0, 0.0))

@@ -13,6 +13,14 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="train the LeNet-like CNN on MNIST, convert it and run it event-driven")
     demo.add_argument("--json", help="also write the figures to this JSON file")
+    vision = sub.add_parser("vision", help="the event-camera demo: a convolutional SNN trained on synthetic N-MNIST, "
+                                           "fed camera events")
+    vision.add_argument("--json", help="also write the figures to this JSON file")
+    vision.add_argument("--data", help="folder of the synthetic N-MNIST splits, made there once "
+                                       "(default $XDG_CACHE_HOME/spiking or ~/.cache/spiking)")
+    vision.add_argument("--epochs", type=int, default=12, help="training epochs at lr 1e-3 (3 more at 1e-4 follow)")
+    vision.add_argument("--recording", help="a real N-MNIST .bin recording to classify "
+                                            "(default ../shared/data/events/sample_nmnist.bin)")
     add_energy(sub)
     bench = sub.add_parser("bench", help="side-by-side benchmarks")
     which = bench.add_subparsers(dest="bench", required=True)
@@ -34,6 +42,9 @@ def main(argv=None) -> None:
     if args.command == "demo":
         from .demo import main as demo_main
         demo_main(args)
+    elif args.command == "vision":
+        from .vision import main as vision_main
+        vision_main(args)
     elif args.command == "energy":
         from .energy.cli import main as energy_main
         energy_main(args)

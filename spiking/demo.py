@@ -25,6 +25,7 @@ PROFILES = ("loihi2018", "horowitz45-fp32", "horowitz45-int8")
 def demo(steps=STEPS, epochs: int = 15, calibration: int = 1000, seed: int = 0, progress: bool = True) -> dict:
     digits = mnist_subset()
     train_x, test_x = images_to_tensor(digits.train_images), images_to_tensor(digits.test_images)
+    torch.manual_seed(seed)  # the initial weights
     model = train_classifier(lenet_ann(), train_x, digits.train_labels, epochs=epochs, seed=seed, progress=progress)
     ann_acc = accuracy(model, test_x, digits.test_labels)
     with torch.no_grad():

@@ -38,12 +38,16 @@ def _readout_scores(result, readout: str) -> np.ndarray:
 
 
 def evaluate(converted, images, labels, steps=(8, 16, 32, 64), batch_size: int = 100, backend: str = "event",
-             progress: bool = False) -> Evaluation:
+             progress: bool = False, encode=None) -> Evaluation:
     """Run ``converted`` on ``images`` for ``max(steps)`` steps and score the prefixes ``steps``.
 
+    ``encode``: turns a slice of ``images`` into the ``Stimulus`` of its batch; by default ``currents``
+    (analog input held at every step). Inputs of another kind (a list of camera event arrays, say)
+    come with their own, such as ``events_to_stimulus`` over ``max(steps)`` steps.
     Ties in the output (no spikes yet, with a spike-count readout) go to the lowest class, as argmax does.
     """
-    images = np.asarray(images, np.float32)
+    if encode is None:
+        images, encode = np.asarray(images, np.float32), currents
     labels = np.asarray(labels)
     checkpoints = sorted({int(t) for t in ([steps] if np.isscalar(steps) else steps)})
     if not checkpoints or checkpoints[0] < 1:
@@ -64,7 +68,7 @@ def evaluate(converted, images, labels, steps=(8, 16, 32, 64), batch_size: int =
     bar = tqdm(total=len(images), desc=f"SNN ({backend}, T={total})", unit="img", disable=not progress, leave=False)
     for lo in range(0, len(images), batch_size):
         x, y = images[lo:lo + batch_size], labels[lo:lo + batch_size]
-        stim = currents(x)
+        stim = encode(x)
         began = time.perf_counter()
         result = run(net, stim, total, backend=backend, record=record, record_membrane=readout == "membrane",
                      plan=plan)
