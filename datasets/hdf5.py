@@ -17,13 +17,13 @@ HDF5 hides byte offsets, so errors name the file, the dataset and the element in
 from __future__ import annotations
 
 import os
-import tempfile
 from typing import Iterator
 
 import h5py
 import numpy as np
 
 from ..errors import FormatError, ValidationError
+from ..files import replacing
 from .events import EVENT_DTYPE, sensor_shape, validate_events
 from .formats.base import Recording, Source, checked_size, fail, join_events
 
@@ -57,34 +57,23 @@ def write_events(path, events, sensor_size, *, meta=None, offsets=None, labels=N
     if compression not in ("gzip", "lzf", None):
         raise ValidationError(f"write_events: compression must be 'gzip', 'lzf' or None, got {compression!r}")
     meta = _checked_meta(meta or {})
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=os.path.dirname(path) or ".")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            f.attrs["format"] = FORMAT
-            f.attrs["version"] = VERSION
-            f.attrs["sensor_size"] = np.asarray(size, np.int64)
-            group = f.create_group("events")
-            chunk = (min(max(len(events), 1), _CHUNK),)
-            for name in _FIELDS:
-                group.create_dataset(name, data=events[name], chunks=chunk, maxshape=(None,), compression=compression,
-                                     shuffle=compression is not None)
-            attrs = f.create_group("meta").attrs
-            for key, value in meta.items():
-                attrs[key] = value
-            if offsets is not None:
-                samples = f.create_group("samples")
-                samples.create_dataset("offsets", data=offsets)
-                if labels is not None:
-                    samples.create_dataset("labels", data=labels)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp made it owner-only; give it a new file's usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with replacing(path) as tmp, h5py.File(tmp, "w") as f:
+        f.attrs["format"] = FORMAT
+        f.attrs["version"] = VERSION
+        f.attrs["sensor_size"] = np.asarray(size, np.int64)
+        group = f.create_group("events")
+        chunk = (min(max(len(events), 1), _CHUNK),)
+        for name in _FIELDS:
+            group.create_dataset(name, data=events[name], chunks=chunk, maxshape=(None,), compression=compression,
+                                 shuffle=compression is not None)
+        attrs = f.create_group("meta").attrs
+        for key, value in meta.items():
+            attrs[key] = value
+        if offsets is not None:
+            samples = f.create_group("samples")
+            samples.create_dataset("offsets", data=offsets)
+            if labels is not None:
+                samples.create_dataset("labels", data=labels)
 
 
 def _checked_samples(offsets, labels, n):

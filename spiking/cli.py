@@ -1,4 +1,4 @@
-"""The ``spiking`` command: ``spiking demo``, ``spiking energy`` and ``spiking bench runtime``."""
+"""The ``spiking`` command: ``demo``, ``vision``, ``energy``, ``sweep`` and ``bench`` (runtime, decoders, transforms)."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,7 @@ import argparse
 from .bench.decoders import add_arguments as add_decoder_arguments
 from .bench.transforms import add_arguments as add_transform_arguments
 from .energy.cli import add_parser as add_energy
+from .sweep.cli import add_parser as add_sweep
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -22,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     vision.add_argument("--recording", help="a real N-MNIST .bin recording to classify "
                                             "(default ../shared/data/events/sample_nmnist.bin)")
     add_energy(sub)
+    add_sweep(sub)
     bench = sub.add_parser("bench", help="side-by-side benchmarks")
     which = bench.add_subparsers(dest="bench", required=True)
     rt = which.add_parser("runtime", help="event-driven vs dense reference vs snnTorch over activity")
@@ -48,6 +50,9 @@ def main(argv=None) -> None:
     elif args.command == "energy":
         from .energy.cli import main as energy_main
         energy_main(args)
+    elif args.command == "sweep":
+        from .sweep.cli import main as sweep_main
+        sweep_main(args)
     elif args.command == "bench" and args.bench == "decoders":
         from .bench import decoders
         decoders.main(args)

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .files import replacing
 from .bench.train import accuracy, train_classifier
 from .convert import convert, evaluate
 from .datasets import load_synthetic_nmnist, make_synthetic_nmnist, read
@@ -225,8 +226,6 @@ def main(args) -> None:
     print(format_table(result))
     print(f"total {result['total_s']:.0f} s")
     if args.json:
-        tmp = f"{args.json}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
+        with replacing(args.json) as tmp, open(tmp, "w") as f:
             json.dump(result, f, indent=2)
-        os.replace(tmp, args.json)
 

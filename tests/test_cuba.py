@@ -11,7 +11,6 @@ import math
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 import spiking as sp
 from helpers import assert_identical, run_both

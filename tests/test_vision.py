@@ -103,7 +103,7 @@ def test_event_path_feeds_spikes_not_currents(tiny):
 def test_tiny_model_end_to_end(tiny):
     """Trained on the fly, converted and run from events: it learns the two digits, the SNN agrees with the
     ANN on the test samples, and the event-driven run gives what the dense reference gives."""
-    (train_ev, train_y), (test_ev, test_y) = tiny["data"]["train"], tiny["data"]["test"]
+    (_, train_y), (test_ev, test_y) = tiny["data"]["train"], tiny["data"]["test"]
     model, converted, encode = tiny["model"], tiny["converted"], tiny["encode"]
     with torch.no_grad():
         ann = model(event_frames(test_ev, encode)).argmax(1).numpy()

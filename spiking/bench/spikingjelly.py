@@ -98,7 +98,7 @@ def spikingjelly_evaluate(snn, images: torch.Tensor, labels, steps=STEPS, batch_
     try:
         for lo in tqdm(range(0, len(images), batch_size), desc="SpikingJelly SNN", unit="batch",
                        disable=not progress, leave=False):
-            x, y = images[lo:lo + batch_size], labels[lo:lo + batch_size]
+            x = images[lo:lo + batch_size]
             functional.reset_net(snn)
             total, guesses = 0, []
             for t in range(1, checkpoints[-1] + 1):

@@ -1,11 +1,10 @@
 """The priced ledger: a readable table, JSON, break-even activities and a plot of energy against activity."""
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import secrets
 from dataclasses import asdict, dataclass
+
+from ..files import replacing
 
 CATEGORIES = ("compute", "neuron", "memory", "communication", "static")
 ASSUMPTIONS = (
@@ -144,7 +143,7 @@ class Report:
         """The report as JSON; with ``path``, also written there (atomically)."""
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
-            with _replacing(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
+            with replacing(path) as tmp, open(tmp, "x", encoding="utf-8") as f:
                 f.write(text)
         return text
 
@@ -229,7 +228,7 @@ class Report:
         ax.legend(fontsize=8)
         fig.tight_layout()
         try:
-            with _replacing(path) as tmp:
+            with replacing(path) as tmp:
                 fig.savefig(tmp)
         finally:
             plt.close(fig)
@@ -242,15 +241,3 @@ def _reuse_text(reuse: str) -> str:
     return ("weight reuse: full (dense machines fetch each weight once per pass, once per step for the dense SNN, "
             "and keep accumulators in registers; the event-driven run still fetches one weight per event)")
 
-
-@contextlib.contextmanager
-def _replacing(path):
-    """A temporary name beside ``path`` (same extension) that replaces ``path`` once written."""
-    folder, base = os.path.split(os.path.abspath(os.fspath(path)))
-    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}{os.path.splitext(base)[1]}")
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)

@@ -23,13 +23,12 @@ Graphs written here carry all three explicitly (graph metadata ``dt``, ``r``; no
 """
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import secrets
 
 import numpy as np
 
+from ..files import replacing
 from ..errors import ConversionError, ValidationError
 from ..network import AvgPool2d, Conv2d, Flatten, Linear, Network, Sparse, SumPool2d
 from ..neurons import IF, LIF, CubaLIF
@@ -572,16 +571,8 @@ def write_nir(net: Network, path: str | os.PathLike, dt: float = 1e-4) -> None:
     import nir
 
     graph = to_nir(net, dt)
-    path = os.fspath(path)
-    folder, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
-    try:
+    with replacing(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
 
 
 def _free(key: str, names: set) -> str:

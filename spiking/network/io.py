@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from dataclasses import fields
 
 import h5py
 import numpy as np
 
+from ..files import replacing
 from ..errors import FormatError, ValidationError
 from ..neurons import NEURON_MODELS
 from .graph import Network
@@ -34,17 +34,8 @@ _NUMERIC = "biuf"
 
 def save(net: Network, path: str | os.PathLike) -> None:
     """Write ``net`` to ``path``, through a temporary file in the same folder and ``os.replace``."""
-    path = os.fspath(path)
-    folder, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
-    try:
-        with h5py.File(tmp, "x") as f:
-            _write_network(f, net)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(tmp)
-        raise
+    with replacing(path) as tmp, h5py.File(tmp, "x") as f:
+        _write_network(f, net)
 
 
 def load(path: str | os.PathLike) -> Network:

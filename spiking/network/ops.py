@@ -5,7 +5,7 @@ Weights are stored as float32, as the runtime computes in float32.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
