@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from .bench.train import accuracy, images_to_tensor, lenet_ann, train_classifier
+from .bench.train import accuracy, images_to_tensor, lenet_ann, seconds_per_image, train_classifier
 from .convert import convert, evaluate
 from .datasets import mnist_subset
 from .energy import price
@@ -28,10 +28,7 @@ def demo(steps=STEPS, epochs: int = 15, calibration: int = 1000, seed: int = 0, 
     torch.manual_seed(seed)  # the initial weights
     model = train_classifier(lenet_ann(), train_x, digits.train_labels, epochs=epochs, seed=seed, progress=progress)
     ann_acc = accuracy(model, test_x, digits.test_labels)
-    with torch.no_grad():
-        began = time.perf_counter()
-        model(test_x)
-        ann_s = (time.perf_counter() - began) / len(test_x)
+    ann_s = seconds_per_image(model, test_x)
     calib = train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:calibration]]
     converted = convert(model, calib)
     event = evaluate(converted, test_x.numpy(), digits.test_labels, steps, progress=progress)

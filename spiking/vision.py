@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from .files import replacing
-from .bench.train import accuracy, train_classifier
+from .bench.train import accuracy, seconds_per_image, train_classifier
 from .convert import convert, evaluate
 from .datasets import load_synthetic_nmnist, make_synthetic_nmnist, read
 from .datasets.nmnist_synth import SENSOR_SIZE, SPLITS, saccade_path
@@ -155,10 +155,7 @@ def demo(data=None, steps: int = STEPS, dt_us: int = DT_US, epochs: int = 12, li
     model = train_on_counts(vision_ann(), train_x, train_y, steps, epochs, seed=seed, progress=progress)
     train_s = time.perf_counter() - began
     ann_acc = accuracy(model, test_x, test_y)
-    with torch.no_grad():
-        began = time.perf_counter()
-        model(test_x)
-        ann_s = (time.perf_counter() - began) / len(test_x)
+    ann_s = seconds_per_image(model, test_x)
     calib = train_x[torch.randperm(len(train_x), generator=torch.Generator().manual_seed(seed))[:calibration]]
     converted = convert(model, calib)
     checkpoints = sorted({t for t in CHECKPOINTS if t < steps} | {steps})

@@ -1,6 +1,8 @@
 """Training the ANNs that the conversion demo and benchmarks convert: seeded, on CPU, a few epochs."""
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -48,3 +50,12 @@ def train_classifier(model: nn.Module, images: torch.Tensor, labels, epochs: int
 def accuracy(model: nn.Module, images: torch.Tensor, labels) -> float:
     model.eval()
     return float((model(images).argmax(1).numpy() == np.asarray(labels)).mean())
+
+
+@torch.no_grad()
+def seconds_per_image(model: nn.Module, images: torch.Tensor) -> float:
+    """Wall time of one forward pass over all ``images`` (one batch), per image."""
+    model.eval()
+    began = time.perf_counter()
+    model(images)
+    return (time.perf_counter() - began) / len(images)
