@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 
 import torch
 import torch.nn.functional as F
@@ -20,6 +19,7 @@ from torch import nn
 from spiking.bench.train import accuracy, images_to_tensor, lenet_ann, train_classifier
 from spiking.convert import QCFS, convert, evaluate
 from spiking.datasets import mnist_subset
+from spiking.files import write_json
 
 STEPS = (4, 8, 16, 32, 64)
 
@@ -74,8 +74,7 @@ def main() -> None:
               + "".join(f"{100 * r['snn_accuracy'][t]:>9.1f}" for t in STEPS)
               + f"{r['synaptic_events_per_image'][64]:>18.3g}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(results, f, indent=2)
+        write_json(args.json, results)
 
 
 if __name__ == "__main__":

@@ -13,11 +13,11 @@ Needs an NVIDIA GPU (Volta or newer) and nvidia-ml-py; it exits with a message w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 
 import numpy as np
+from spiking.files import write_json
 
 PROFILES = ("loihi2018", "keras-loihi", "spinnaker2", "truenorth2014", "horowitz45-fp32", "horowitz45-int8")
 
@@ -110,8 +110,7 @@ def main() -> None:
         be = "-" if r["break_even"] is None else f"{r['break_even']:.4g}"
         print(f"{r['profile']:<18}{r['snn_joules']:>12.4g}{ann:>12}{r['activity']:>10.4f}{be:>12}")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(dict(measured=measured, modeled=rows), f, indent=1)
+        write_json(args.json, dict(measured=measured, modeled=rows))
 
 
 if __name__ == "__main__":

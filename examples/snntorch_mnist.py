@@ -18,7 +18,6 @@ take the whole test set as one batch; input encoding is outside the timed region
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
@@ -31,6 +30,7 @@ from spiking.bench.timing import best_times
 from spiking.datasets.mnist import mnist_subset
 from spiking.energy import price
 from spiking.interop import from_snntorch
+from spiking.files import write_json
 
 GRID = 2.0 ** -10  # weights and biases k / 1024: every partial sum below 2^13 is exact in float32
 
@@ -129,8 +129,7 @@ def main() -> None:
     print(f"{n} images x {args.steps} steps: snnTorch {t_ref:.3f} s, event-driven {t_ours:.3f} s, "
           f"speed-up {t_ref / t_ours:.1f}x (best of warm repeats, {torch.get_num_threads()} torch threads)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(figures, f, indent=2)
+        write_json(args.json, figures)
     if not same:
         raise SystemExit("snnTorch and spiking disagree")
 

@@ -15,7 +15,6 @@ wall time of the same work on an otherwise idle machine, if the two workers keep
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import time
 
@@ -23,6 +22,7 @@ import numpy as np
 
 from spiking.sweep import Grid, dask_client, settings_for, sweep
 from spiking.sweep.plots import plot_all
+from spiking.files import write_json
 
 GRID = Grid(sparsities=(0.0, 0.5, 0.8, 0.9), bits=(32, 8, 4),
             activities=("percentile=99", "percentile=99.9", "percentile=100"), steps=(16, 32))
@@ -90,8 +90,7 @@ def main(argv=None) -> dict:
                    quiet_estimate_s=worker_cpu / args.workers, proportionality=checks,
                    median_time_over_events=median, figures=figures)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(summary, f, indent=1)
+        write_json(args.json, summary)
     return summary
 
 

@@ -7,7 +7,6 @@ and 64 steps, synaptic events against dense MACs, and the time per image of each
 """
 from __future__ import annotations
 
-import json
 import time
 
 import numpy as np
@@ -17,6 +16,7 @@ from .bench.train import accuracy, images_to_tensor, lenet_ann, seconds_per_imag
 from .convert import convert, evaluate
 from .datasets import mnist_subset
 from .energy import price
+from .files import write_json
 
 STEPS = (8, 16, 32, 64)
 PROFILES = ("loihi2018", "horowitz45-fp32", "horowitz45-int8")
@@ -102,5 +102,4 @@ def main(args) -> None:
     print(format_table(result))
     print(f"total {result['total_s']:.0f} s")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.json, result)

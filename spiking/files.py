@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 
@@ -18,3 +19,9 @@ def replacing(path):
     finally:
         with contextlib.suppress(FileNotFoundError):
             os.remove(tmp)
+
+
+def write_json(path, obj) -> None:
+    """``obj`` as indented JSON at ``path``, written through ``replacing``."""
+    with replacing(path) as tmp, open(tmp, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=1)

@@ -19,7 +19,6 @@ brings the same evidence to the same neurons, and the SNN keeps the ANN's accura
 from __future__ import annotations
 
 import copy
-import json
 import os
 import time
 from pathlib import Path
@@ -28,7 +27,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from .files import replacing
 from .bench.train import accuracy, seconds_per_image, train_classifier
 from .convert import convert, evaluate
 from .datasets import load_synthetic_nmnist, make_synthetic_nmnist, read
@@ -36,6 +34,7 @@ from .datasets.nmnist_synth import SENSOR_SIZE, SPLITS, saccade_path
 from .energy import price
 from .runtime import compile_network, run
 from .runtime.events import events_to_stimulus
+from .files import write_json
 
 STEPS = 16
 DT_US = 20_000
@@ -223,6 +222,5 @@ def main(args) -> None:
     print(format_table(result))
     print(f"total {result['total_s']:.0f} s")
     if args.json:
-        with replacing(args.json) as tmp, open(tmp, "w") as f:
-            json.dump(result, f, indent=2)
+        write_json(args.json, result)
 

@@ -12,7 +12,6 @@ child's peak resident memory (VmHWM) against a child that imports and decodes th
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -23,6 +22,7 @@ import numpy as np
 
 from ..datasets.formats.detect import read
 from .timing import best_times
+from ..files import write_json
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "events"
 FILES = (("evt2_sample.raw", "faery"), ("evt3_sample.raw", "faery"), ("sample_ncars.dat", "faery"),
@@ -156,8 +156,7 @@ def main(args) -> None:
               f"{mem['chunk_events']:,}) in {mem['stream_s']:.1f} s: peak RSS {mem['peak_rss_mb']:.0f} MB "
               f"(a child that imports and decodes the 0.6 MB sample: {mem['baseline_rss_mb']:.0f} MB)")
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(args.json, report)
 
 
 def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:

@@ -7,13 +7,13 @@ events (slope, R^2). ``python -m spiking.bench.energy [--json out.json] [--plot 
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from ..energy import price
 from ..runtime import compile_network, poisson, run
 from .models import INPUT_SHAPES, lenet
+from ..files import write_json
 
 DENSITIES = (0.01, 0.02, 0.05, 0.1, 0.2)
 PROFILES = ("horowitz45-fp32", "horowitz45-int8", "loihi2018", "truenorth2014")
@@ -69,8 +69,7 @@ def main(argv=None) -> None:
     if args.plot:
         out["last_reports"]["horowitz45-fp32"].plot(args.plot)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump({k: v for k, v in out.items() if k != "last_reports"}, f, indent=1)
+        write_json(args.json, {k: v for k, v in out.items() if k != "last_reports"})
 
 
 if __name__ == "__main__":

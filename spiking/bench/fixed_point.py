@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 
 import numpy as np
 
 from ..compress import fixed_point
 from ..convert import convert, evaluate
 from .sparsity import trained_lenet
+from ..files import write_json
 
 STEPS = (16, 32)
 VARIANTS = (("float32", None, False), ("8-bit fixed", 8, False), ("8-bit fixed, per channel", 8, True),
@@ -55,8 +55,7 @@ def main(argv=None) -> None:
     result = bench_fixed_point(images=args.images, epochs=args.epochs)
     print(format_table(result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,6 @@ per spike) shows up honestly.
 """
 from __future__ import annotations
 
-import json
 
 import numpy as np
 import torch
@@ -19,6 +18,7 @@ from ..runtime import compile_network, run, spikes
 from ..runtime.dense import DenseReference
 from .models import BUILDERS, INPUT_SHAPES, run_snntorch, to_snntorch
 from .timing import best_times, linear_fit
+from ..files import write_json
 
 DENSITIES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
@@ -93,5 +93,4 @@ def main(args) -> None:
                            steps=args.steps, budget_s=args.budget)
     print(format_markdown(report) if args.markdown else format_report(report))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(args.json, report)

@@ -11,7 +11,6 @@ each also as a ratio to the unpruned network's.
 from __future__ import annotations
 
 import argparse
-import json
 
 import torch
 
@@ -21,6 +20,7 @@ from ..datasets import mnist_subset
 from ..runtime import compile_network, currents, run
 from .timing import best_times
 from .train import images_to_tensor, lenet_ann, train_classifier
+from ..files import write_json
 
 SPARSITIES = (0.0, 0.5, 0.8, 0.9)
 
@@ -88,8 +88,7 @@ def main(argv=None) -> None:
                             finetune_epochs=args.finetune_epochs, scope=args.scope, budget_s=args.budget)
     print(format_table(result))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=1)
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

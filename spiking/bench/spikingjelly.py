@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
-import os
 import time
 
 import numpy as np
@@ -34,6 +32,7 @@ from tqdm import tqdm
 from ..convert import convert, evaluate
 from ..datasets import mnist_subset
 from ..errors import ConversionError
+from ..files import write_json
 from .train import accuracy, images_to_tensor, lenet_ann, train_classifier
 
 STEPS = (8, 16, 32, 64)
@@ -264,10 +263,7 @@ def main(argv=None) -> None:
     print(format_markdown(result) if args.markdown else format_table(result))
     print(f"total {result['total_s']:.0f} s")
     if args.json:
-        tmp = f"{args.json}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(result, f, indent=1)
-        os.replace(tmp, args.json)
+        write_json(args.json, result)
 
 
 if __name__ == "__main__":

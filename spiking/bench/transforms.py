@@ -12,13 +12,13 @@ loses the last event, see ``spiking.datasets.transforms``).
 from __future__ import annotations
 
 import argparse
-import json
 
 import numpy as np
 
 from ..datasets import transforms as ours
 from ..datasets.events import EVENT_DTYPE
 from .timing import best_times
+from ..files import write_json
 
 SENSOR = (128, 128, 2)
 TONIC_DTYPE = np.dtype([("x", "<i2"), ("y", "<i2"), ("t", "<i8"), ("p", "?")])
@@ -111,8 +111,7 @@ def main(args) -> None:
     report = bench_transforms(args.events, args.budget)
     print(format_report(report, args.markdown))
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(report, f, indent=1)
+        write_json(args.json, report)
 
 
 if __name__ == "__main__":
