@@ -18,6 +18,8 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .errors import ValidationError
+
 PROJECTION_COUNTS = ("synaptic_events", "effective_macs", "dense_macs")
 POPULATION_COUNTS = ("spikes", "neuron_updates", "membrane_updates")
 
@@ -47,18 +49,20 @@ class Counts:
     def combine(cls, parts) -> "Counts":
         """The ledger of several runs of one network over the same steps, as if run as one batch."""
         parts = list(parts)
+        if not parts:
+            raise ValidationError("Counts.combine: no runs to combine")
         first = parts[0]
         for other in parts[1:]:
             if (other.projections, other.populations, other.steps) != (first.projections, first.populations,
                                                                          first.steps):
-                raise ValueError("Counts.combine: the runs differ in layers or steps")
+                raise ValidationError("Counts.combine: the runs differ in layers or steps")
         arrays = {key: sum(getattr(c, key) for c in parts) for key in PROJECTION_COUNTS + POPULATION_COUNTS}
         return cls(first.projections, first.populations, sum(c.batch for c in parts), **arrays)
 
     def head(self, steps: int) -> "Counts":
         """The ledger of the first ``steps`` steps: what a run of that length counted."""
         if not 1 <= steps <= self.steps:
-            raise ValueError(f"Counts.head: steps must lie in [1, {self.steps}], got {steps}")
+            raise ValidationError(f"Counts.head: steps must lie in [1, {self.steps}], got {steps}")
         arrays = {key: getattr(self, key)[:steps].copy() for key in PROJECTION_COUNTS + POPULATION_COUNTS}
         return type(self)(self.projections, self.populations, self.batch, **arrays)
 

@@ -240,3 +240,20 @@ def test_counts_invariant_to_batch_order_and_linear_in_duplication(seed, batch, 
     for key in ("synaptic_events", "effective_macs", "dense_macs", "spikes", "neuron_updates", "membrane_updates"):
         assert np.array_equal(getattr(doubled, key), 2 * getattr(base.counts, key)), key
     assert doubled.batch == 2 * batch
+
+
+def test_combining_and_cutting_ledgers_refuses_what_does_not_fit():
+    net = sp.Network()
+    net.input("in", (2,))
+    net.population("out", sp.IF(), (1,))
+    net.connect("in", "out", sp.Linear(np.ones((1, 2))))
+    short = sp.run(net, sp.spikes(np.ones((3, 1, 2), np.uint8))).counts
+    long = sp.run(net, sp.spikes(np.ones((4, 2, 2), np.uint8))).counts
+    assert sp.Counts.combine([long.head(3), short]) == sp.Counts.combine([short, long.head(3)])
+    assert sp.Counts.combine([long.head(3), short]).batch == 3
+    with pytest.raises(sp.ValidationError, match="differ in layers or steps"):
+        sp.Counts.combine([short, long])
+    with pytest.raises(sp.ValidationError, match="no runs"):
+        sp.Counts.combine([])
+    with pytest.raises(sp.ValidationError, match=r"steps must lie in \[1, 4\]"):
+        long.head(5)
