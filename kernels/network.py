@@ -30,8 +30,8 @@ def _membrane(v0, r, drive, mode, thr, beta, leak, v_reset):
     """The membrane after integrating ``drive``, with the reset of a spike at the previous step (``r``)."""
     base = v_reset if (mode == HARD and r) else v0
     v1 = leak + beta * (base - leak) + drive
-    if mode == SUBTRACT and r:
-        v1 = v1 - thr
+    if mode == SUBTRACT:
+        v1 = v1 - (thr if r else np.float32(0))
     return v1
 
 
@@ -72,6 +72,33 @@ def _refractory_step(n, mode, v, syn, fired, left, refractory, thr, beta, leak, 
     return _refractory_loop(n, NONE, v, syn, fired, left, refractory, thr, beta, leak, v_reset)
 
 
+@njit(inline="always")
+def _shared_loop(n, mode, cur, bias, v, fired, thr, beta, leak, v_reset):
+    """The update of a population without synaptic current or refractory period whose parameters
+    other than the bias are scalars: one pass over current, bias, membrane and spike flags.
+    ``mode`` is a literal at each call site, so the loop compiles branch-free."""
+    changed = 0
+    for i in range(n):
+        drive = cur[i] + bias[i]
+        cur[i] = 0
+        v0 = v[i]
+        v1 = _membrane(v0, fired[i] != 0, drive, mode, thr, beta, leak, v_reset)
+        v[i] = v1
+        fired[i] = v1 > thr
+        changed += v1 != v0
+    return changed
+
+
+@njit(cache=True)
+def _shared_step(n, mode, cur, bias, v, fired, thr, beta, leak, v_reset):
+    """``_shared_loop`` with the reset mode resolved at compile time."""
+    if mode == SUBTRACT:
+        return _shared_loop(n, SUBTRACT, cur, bias, v, fired, thr, beta, leak, v_reset)
+    if mode == HARD:
+        return _shared_loop(n, HARD, cur, bias, v, fired, thr, beta, leak, v_reset)
+    return _shared_loop(n, NONE, cur, bias, v, fired, thr, beta, leak, v_reset)
+
+
 @njit(cache=True)
 def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_inh, v, syn, syn_inh, drive, refr_left,
                       fired, neuron, refractory, act_idx, act_val, first_step):
@@ -79,14 +106,19 @@ def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_i
 
     Reads and clears ``cur`` (and ``cur_inh`` where ``has_inh``); the synaptic current ``syn`` holds
     the step's input where ``alpha`` is 0; with a second current the membrane is driven by
-    ``syn + syn_inh``, written to ``drive``. Writes spiking neuron indices into ``act_idx``. Returns
-    (number of spikes, number of neurons whose membrane changed). The loops run over slices from
-    index 0 so that the compiler can drop negative-index handling and vectorise them.
+    ``syn + syn_inh``, written to ``drive``. ``uniform``: every parameter but the bias is the same
+    for all the population's neurons; without synaptic current (``alpha`` 0) or refractory period
+    such a population takes one pass (``_shared_step``). Writes spiking neuron indices into
+    ``act_idx``. Returns (number of spikes, number of neurons whose membrane changed). The loops run
+    over slices from index 0 so that the compiler can drop negative-index handling and vectorise them.
     """
     n = hi - lo
     cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
     thr, beta, leak = neuron[0][lo:hi], neuron[1][lo:hi], neuron[2][lo:hi]
     alpha, v_reset, bias = neuron[3][lo:hi], neuron[4][lo:hi], neuron[5][lo:hi]
+    if uniform and not has_refractory and not has_inh and alpha[0] == 0:
+        changed = _shared_step(n, mode, cur, bias, v, fired, thr[0], beta[0], leak[0], v_reset[0])
+        return _collect(fired, lo, act_idx, act_val), n if first_step else changed
     if has_inh:
         cur_inh, syn_inh, alpha_inh, drive = cur_inh[lo:hi], syn_inh[lo:hi], neuron[7][lo:hi], drive[lo:hi]
         for i in range(n):
@@ -173,7 +205,8 @@ def _update_overload(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_in
 def _collect(fired, lo, act_idx, act_val):
     """Write the indices of neurons with ``fired`` set into ``act_idx`` (from ``lo``); return their number.
 
-    Spikes are rare, so the flags are scanned eight at a time as 64-bit words.
+    The flags are scanned eight at a time as 64-bit words; within a word that holds a spike, every
+    index is written and the count advances by the flag (0 or 1), so no branch depends on a spike.
     """
     n = len(fired)
     whole = n - n % 8
@@ -182,10 +215,9 @@ def _collect(fired, lo, act_idx, act_val):
     for w in range(len(words)):
         if words[w] != 0:
             for i in range(8 * w, 8 * w + 8):
-                if fired[i]:
-                    act_idx[n_act] = lo + i
-                    act_val[n_act] = 1.0
-                    n_act += 1
+                act_idx[n_act] = lo + i
+                act_val[n_act] = 1.0
+                n_act += fired[i]
     for i in range(whole, n):
         if fired[i]:
             act_idx[n_act] = lo + i
@@ -251,69 +283,73 @@ def _scatter(cur, base, position, values, lo, hi, val):
             cur[base + position[k]] += val * values[k]
 
 
-@njit(inline="always")
-def deliver(kind, j, val, post_lo, woff, cur, csr_ptr, csr_post, csr_val, par, conv_w, scale, coords, row):
-    """Add presynaptic neuron ``j``'s activity ``val`` through its CONV or SPARSE_CONV synapses into
-    ``cur[post_lo:]``.
+@njit(cache=True)
+def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val, coords, fo, act_idx, act_val,
+                 n_act, lo, post_lo):
+    """Add the active neurons ``act_idx[:n_act]`` (indices from ``lo``) through a CONV or SPARSE_CONV
+    projection into ``cur[post_lo:]``.
 
-    A convolution reads the input coordinates of ``j`` from ``coords[row]`` (``Plan.conv_pre``). It
-    may have a tiling pool in front: the spike enters its pooled pixel times ``scale`` (pixels
+    A convolution reads the input coordinates of neuron ``j`` from ``coords[fo + j]`` (``Plan.conv_pre``).
+    It may have a tiling pool in front: the spike enters its pooled pixel times ``scale`` (pixels
     outside the pooling grid reach nothing). The target population is stored channel-last,
     and the weights are flipped in x, so with stride 1 and one group the synapses of one output row
     are a single contiguous run of weights and of targets. SPARSE_CONV walks the same runs through
     the non-zero weights only (``spiking.runtime.compile``: per tap a pointer, per weight its position
     in the run of its tap row).
     """
-    y = coords[row, 1]
-    if y < 0:
-        return
-    c, x, o_base = coords[row, 0], coords[row, 2], coords[row, 3]
     h_out, w_out, c_out, kh, kw = par[4], par[5], par[3], par[6], par[7]
     sh, sw, ph, pw, c_out_g = par[8], par[9], par[10], par[11], par[13]
-    if scale != 1:
-        val = val * scale
-    if sh == 1:
-        oy_lo = max(0, y + ph - kh + 1)
-        oy_hi = min(h_out - 1, y + ph)
-    else:
-        oy_lo = max(0, -((kh - 1 - y - ph) // sh))
-        oy_hi = min(h_out - 1, (y + ph) // sh)
-    if sw == 1:
-        ox_lo = max(0, x + pw - kw + 1)
-        ox_hi = min(w_out - 1, x + pw)
-    else:
-        ox_lo = max(0, -((kw - 1 - x - pw) // sw))
-        ox_hi = min(w_out - 1, (x + pw) // sw)
-    if ox_hi < ox_lo:
-        return
-    if kind == SPARSE_CONV:
-        for oy in range(oy_lo, oy_hi + 1):
-            tap = woff + (c * kh + y + ph - oy * sh) * kw
-            if sw == 1 and c_out_g == c_out:
-                d_lo = kw - 1 - (x + pw - ox_lo)
-                d_hi = kw - 1 - (x + pw - ox_hi)
-                base = post_lo + (oy * w_out + ox_lo) * c_out - d_lo * c_out
-                _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d_lo], csr_ptr[tap + d_hi + 1], val)
-            else:
+    rows_contiguous = sw == 1 and c_out_g == c_out
+    for a in range(n_act):
+        row = fo + act_idx[a] - lo
+        y = coords[row, 1]
+        if y < 0:
+            continue
+        c, x, o_base = coords[row, 0], coords[row, 2], coords[row, 3]
+        val = act_val[a]
+        if scale != 1:
+            val = val * scale
+        if sh == 1:
+            oy_lo = max(0, y + ph - kh + 1)
+            oy_hi = min(h_out - 1, y + ph)
+        else:
+            oy_lo = max(0, -((kh - 1 - y - ph) // sh))
+            oy_hi = min(h_out - 1, (y + ph) // sh)
+        if sw == 1:
+            ox_lo = max(0, x + pw - kw + 1)
+            ox_hi = min(w_out - 1, x + pw)
+        else:
+            ox_lo = max(0, -((kw - 1 - x - pw) // sw))
+            ox_hi = min(w_out - 1, (x + pw) // sw)
+        if ox_hi < ox_lo:
+            continue
+        if kind == SPARSE_CONV:
+            for oy in range(oy_lo, oy_hi + 1):
+                tap = woff + (c * kh + y + ph - oy * sh) * kw
+                if rows_contiguous:
+                    d_lo = kw - 1 - (x + pw - ox_lo)
+                    d_hi = kw - 1 - (x + pw - ox_hi)
+                    base = post_lo + (oy * w_out + ox_lo) * c_out - d_lo * c_out
+                    _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d_lo], csr_ptr[tap + d_hi + 1], val)
+                else:
+                    for ox in range(ox_lo, ox_hi + 1):
+                        d = kw - 1 - (x + pw - ox * sw)
+                        base = post_lo + (oy * w_out + ox) * c_out + o_base - d * c_out_g
+                        _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d], csr_ptr[tap + d + 1], val)
+        elif rows_contiguous:
+            run = (ox_hi - ox_lo + 1) * c_out
+            for oy in range(oy_lo, oy_hi + 1):
+                dy = y + ph - oy * sh
+                wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox_lo)) * c_out
+                tgt = post_lo + (oy * w_out + ox_lo) * c_out
+                _add_row(cur[tgt:tgt + run], conv_w[wb:wb + run], val)
+        else:
+            for oy in range(oy_lo, oy_hi + 1):
+                dy = y + ph - oy * sh
                 for ox in range(ox_lo, ox_hi + 1):
-                    d = kw - 1 - (x + pw - ox * sw)
-                    base = post_lo + (oy * w_out + ox) * c_out + o_base - d * c_out_g
-                    _scatter(cur, base, csr_post, csr_val, csr_ptr[tap + d], csr_ptr[tap + d + 1], val)
-        return
-    if sw == 1 and c_out_g == c_out:
-        run = (ox_hi - ox_lo + 1) * c_out
-        for oy in range(oy_lo, oy_hi + 1):
-            dy = y + ph - oy * sh
-            wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox_lo)) * c_out
-            tgt = post_lo + (oy * w_out + ox_lo) * c_out
-            _add_row(cur[tgt:tgt + run], conv_w[wb:wb + run], val)
-    else:
-        for oy in range(oy_lo, oy_hi + 1):
-            dy = y + ph - oy * sh
-            for ox in range(ox_lo, ox_hi + 1):
-                wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox * sw)) * c_out_g
-                tgt = post_lo + (oy * w_out + ox) * c_out + o_base
-                _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
+                    wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox * sw)) * c_out_g
+                    tgt = post_lo + (oy * w_out + ox) * c_out + o_base
+                    _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
 
 
 @njit(inline="always")
@@ -346,9 +382,10 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
                gate_count, gate_best, gate_idx, gate_val,
                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates):
-    """Run every step of sample ``b``; ``cur`` [n_slots, N] and the state vectors are its own buffers
-    (``cur_inh``, ``syn_inh`` and ``drive`` are empty unless some population has a second current;
-    ``gate_count`` and ``gate_best`` hold the running spike counts and window maxima of max pooling).
+    """Run every step of sample ``b`` from the initial state; ``cur`` [n_slots, N] and the state vectors
+    are the buffers of the thread running it, reset here (``cur_inh``, ``syn_inh`` and ``drive`` are
+    empty unless some population has a second current; ``gate_count`` and ``gate_best`` hold the
+    running spike counts and window maxima of max pooling).
 
     Outputs for the sample: rec [T, N_rec] (rec_off[p] < 0: not recorded), mem_trace [T or 0, n_out],
     out_spikes and out_mem [n_out], events and macs [T, Q], spikes and mem_updates [T, P].
@@ -358,6 +395,12 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     out_lo = start[output_pop]
     n_out = start[output_pop + 1] - out_lo
     v[:] = neuron[6]
+    cur[:] = 0
+    cur_inh[:] = 0
+    syn[:] = 0
+    syn_inh[:] = 0
+    refr_left[:] = 0
+    fired[:] = 0
     gate_count[:] = 0
     gate_best[:] = 0
     for t in range(steps):
@@ -415,10 +458,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     deliver_csr(target[post_lo:post_lo + n_post], csr_ptr, csr_post, csr_val, proj_woff[q], src_idx,
                                 src_val, src_n, src_lo)
                 else:
-                    kind, woff, par, scale = proj_kind[q], proj_woff[q], conv_par[q], conv_scale[q]
-                    for a in range(src_n):
-                        deliver(kind, src_idx[a] - src_lo, src_val[a], post_lo, woff, target, csr_ptr, csr_post,
-                                csr_val, par, conv_w, scale, conv_pre, fo + src_idx[a])
+                    deliver_conv(target, proj_kind[q], proj_woff[q], conv_par[q], conv_scale[q], conv_w, csr_ptr,
+                                 csr_post, csr_val, conv_pre, proj_fanoff[q], src_idx, src_val, src_n, src_lo, post_lo)
                 if analog:
                     macs[arrive, q] += count
                 else:
@@ -430,7 +471,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
 
 @njit(cache=True, nogil=True)
 def run_samples(lo, hi, args, buffers, outputs):
-    """``run_sample`` for samples ``lo..hi-1``, without the GIL so that threads can share a batch."""
+    """``run_sample`` for samples ``lo..hi-1`` on one set of state ``buffers``, without the GIL so that
+    threads can share a batch."""
     for b in range(lo, hi):
         _one(b, args, buffers, outputs)
 
@@ -449,7 +491,7 @@ def _one(b, args, buffers, outputs):
                dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
-               cur[b], cur_inh[b], v[b], syn[b], syn_inh[b], drive[b], refr_left[b], fired[b], act_idx[b], act_val[b],
-               gate_count[b], gate_best[b], gate_idx[b], gate_val[b],
+               cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
+               gate_count, gate_best, gate_idx, gate_val,
                rec_off, rec[b], mem_trace[b], out_spikes[b], out_mem[b], events[b], macs[b], spikes[b],
                mem_updates[b])

@@ -195,7 +195,7 @@ class Plan:
     reset_mode: np.ndarray       # [P] int64 index into RESETS
     has_refractory: np.ndarray   # [P] bool: some neuron has a refractory period
     has_inh: np.ndarray          # [P] bool: receives projections into its second synaptic current
-    uniform: np.ndarray          # [P] bool: every neuron of the population has the same parameters
+    uniform: np.ndarray          # [P] bool: the population's neurons share every parameter but the bias
     neuron: np.ndarray           # [8, N] float32, NEURON_ROWS (alpha 0: no synaptic current)
     refractory: np.ndarray       # [N] int64
     projection_names: tuple
@@ -304,7 +304,7 @@ def compile_network(net: Network) -> Plan:
         refractory[sl] = params["refractory"].reshape(-1)
         reset_mode[k] = RESETS.index(pop.neuron.reset)
 
-    stepped = np.delete(neuron, NEURON_ROWS.index("v_init"), axis=0)  # the rows the update reads
+    shared = np.delete(neuron, [NEURON_ROWS.index(key) for key in ("bias", "v_init")], axis=0)
     projs = list(net.projections.values())
     ops = [compile_projection(p, net.populations[p.pre].shape, net.populations[p.post].shape) for p in projs]
     pre = np.array([names.index(p.pre) for p in projs], np.int64)
@@ -375,7 +375,7 @@ def compile_network(net: Network) -> Plan:
         proj_kind=np.array([op.kind for op in ops], np.int64),
         proj_delay=np.array([p.delay for p in projs], np.int64),
         proj_inh=np.array([p.receptor == "inh" for p in projs], dtype=bool),
-        uniform=np.array([bool((stepped[:, start[k]:start[k + 1]] == stepped[:, start[k]:start[k] + 1]).all()
+        uniform=np.array([bool((shared[:, start[k]:start[k + 1]] == shared[:, start[k]:start[k] + 1]).all()
                                and (refractory[start[k]:start[k + 1]] == refractory[start[k]]).all())
                           for k in range(len(order))]),
         has_inh=np.array([any(p.receptor == "inh" and p.post == pop.name for p in projs) for pop in order], dtype=bool),

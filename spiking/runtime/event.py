@@ -45,13 +45,14 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
                         np.zeros(0, np.float32), False, True)
     n = plan.n_neurons
     n_inh = n if plan.has_inh.any() else 0
-    buffers = (np.zeros((batch, plan.n_slots, n), acc), np.zeros((batch, plan.n_slots, n_inh), acc),
-               np.zeros((batch, n), acc), np.zeros((batch, n), acc), np.zeros((batch, n_inh), acc),
-               np.zeros((batch, n_inh), acc), np.zeros((batch, n), np.int64), np.zeros((batch, n), np.uint8),
-               np.zeros((batch, n), np.int64), np.zeros((batch, n), acc),
-               np.zeros((batch, len(plan.gate_window)), acc), np.zeros((batch, plan.n_gate_best), acc),
-               np.zeros((batch, n if len(plan.gate_window) else 0), np.int64),
-               np.zeros((batch, n if len(plan.gate_window) else 0), acc))
+    n_gated = n if len(plan.gate_window) else 0
+
+    def buffers():
+        """One thread's state and scratch vectors (see ``kernels.network.run_sample``)."""
+        return (np.zeros((plan.n_slots, n), acc), np.zeros((plan.n_slots, n_inh), acc), np.zeros(n, acc),
+                np.zeros(n, acc), np.zeros(n_inh, acc), np.zeros(n_inh, acc), np.zeros(n, np.int64),
+                np.zeros(n, np.uint8), np.zeros(n, np.int64), np.zeros(n, acc), np.zeros(len(plan.gate_window), acc),
+                np.zeros(plan.n_gate_best, acc), np.zeros(n_gated, np.int64), np.zeros(n_gated, acc))
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
             plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
             plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr,
@@ -84,20 +85,21 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
 
 
 def _run_threaded(batch: int, args, buffers, outputs) -> None:
-    """Split the batch into contiguous blocks, one per thread (``numba.get_num_threads()``).
+    """Split the batch into contiguous blocks, one per thread (``numba.get_num_threads()``), each
+    with its own ``buffers()``.
 
     The kernel releases the GIL; the calling thread runs the first block itself.
     """
     workers = min(batch, numba.get_num_threads())
     if workers == 1:
-        run_samples(0, batch, args, buffers, outputs)
+        run_samples(0, batch, args, buffers(), outputs)
         return
     bounds = np.linspace(0, batch, workers + 1).astype(int)
-    threads = [threading.Thread(target=run_samples, args=(lo, hi, args, buffers, outputs))
+    threads = [threading.Thread(target=run_samples, args=(lo, hi, args, buffers(), outputs))
                for lo, hi in zip(bounds[1:-1], bounds[2:])]
     for thread in threads:
         thread.start()
-    run_samples(0, bounds[1], args, buffers, outputs)
+    run_samples(0, bounds[1], args, buffers(), outputs)
     for thread in threads:
         thread.join()
 
