@@ -69,14 +69,14 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
         size = int(plan.start[k + 1] - plan.start[k])
         block = _c_order(rec[:, :, rec_off[k]:rec_off[k] + size], plan.perm[k])
         recorded[name] = np.ascontiguousarray(block.transpose(1, 0, 2)).reshape((steps, batch) + plan.shapes[k])
-    sizes = np.diff(plan.start)
-    updates = np.where(np.arange(n_pop) == plan.input_pop, 0, sizes) * batch
+    updates = (plan.start[1:] - plan.start[:-1]) * batch
+    if plan.input_pop >= 0:
+        updates[plan.input_pop] = 0
     counts = Counts(
         projections=plan.projection_names, populations=plan.names, batch=batch,
         synaptic_events=events.sum(axis=0), effective_macs=macs.sum(axis=0),
-        dense_macs=np.broadcast_to(plan.proj_dense_macs * batch, (steps, n_proj)).copy(),
-        spikes=spikes.sum(axis=0), neuron_updates=np.broadcast_to(updates, (steps, n_pop)).copy(),
-        membrane_updates=mem_updates.sum(axis=0))
+        dense_macs=_every_step(plan.proj_dense_macs * batch, steps), spikes=spikes.sum(axis=0),
+        neuron_updates=_every_step(updates, steps), membrane_updates=mem_updates.sum(axis=0))
     trace = None
     if record_membrane:
         trace = _c_order(mem_trace, plan.perm[out]).transpose(1, 0, 2).reshape((steps, batch) + shape)
@@ -102,6 +102,13 @@ def _run_threaded(batch: int, args, buffers, outputs) -> None:
     run_samples(0, bounds[1], args, buffers(), outputs)
     for thread in threads:
         thread.join()
+
+
+def _every_step(values: np.ndarray, steps: int) -> np.ndarray:
+    """``values`` repeated as ``[steps, len(values)]``."""
+    out = np.empty((steps, len(values)), values.dtype)
+    out[:] = values
+    return out
 
 
 def _c_order(values: np.ndarray, perm: np.ndarray) -> np.ndarray:
