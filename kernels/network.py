@@ -8,7 +8,8 @@ update for it.
 """
 import numpy as np
 from numba import njit, types
-from numba.extending import overload
+from numba.extending import intrinsic, overload
+from numba.np.arrayobj import populate_array
 
 DENSE, CSR, CONV, SPARSE_CONV = 0, 1, 2, 3
 SUBTRACT, HARD, NONE = 0, 1, 2
@@ -113,12 +114,14 @@ def update_population(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_i
     over slices from index 0 so that the compiler can drop negative-index handling and vectorise them.
     """
     n = hi - lo
+    if uniform and not has_refractory and not has_inh and neuron[3, lo] == 0:
+        own = fired[lo:hi]
+        changed = _shared_step(n, mode, cur[lo:hi], neuron[5, lo:hi], v[lo:hi], own, neuron[0, lo], neuron[1, lo],
+                               neuron[2, lo], neuron[4, lo])
+        return _collect(own, lo, act_idx, act_val), n if first_step else changed
     cur, v, syn, fired = cur[lo:hi], v[lo:hi], syn[lo:hi], fired[lo:hi]
     thr, beta, leak = neuron[0][lo:hi], neuron[1][lo:hi], neuron[2][lo:hi]
     alpha, v_reset, bias = neuron[3][lo:hi], neuron[4][lo:hi], neuron[5][lo:hi]
-    if uniform and not has_refractory and not has_inh and alpha[0] == 0:
-        changed = _shared_step(n, mode, cur, bias, v, fired, thr[0], beta[0], leak[0], v_reset[0])
-        return _collect(fired, lo, act_idx, act_val), n if first_step else changed
     if has_inh:
         cur_inh, syn_inh, alpha_inh, drive = cur_inh[lo:hi], syn_inh[lo:hi], neuron[7][lo:hi], drive[lo:hi]
         for i in range(n):
@@ -205,22 +208,22 @@ def _update_overload(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_in
 def _collect(fired, lo, act_idx, act_val):
     """Write the indices of neurons with ``fired`` set into ``act_idx`` (from ``lo``); return their number.
 
-    The flags are scanned eight at a time as 64-bit words; within a word that holds a spike, every
-    index is written and the count advances by the flag (0 or 1), so no branch depends on a spike.
+    The flags are tested eight at a time; within eight that hold a spike, every index is written
+    and the count advances by the flag (0 or 1), so no branch depends on a single spike.
     """
     n = len(fired)
     whole = n - n % 8
-    words = fired[:whole].view(np.uint64)
     n_act = 0
-    for w in range(len(words)):
-        if words[w] != 0:
-            for i in range(8 * w, 8 * w + 8):
-                act_idx[n_act] = lo + i
+    for i in range(0, whole, 8):
+        if (fired[i] | fired[i + 1] | fired[i + 2] | fired[i + 3] | fired[i + 4] | fired[i + 5] | fired[i + 6]
+                | fired[i + 7]) != 0:
+            for k in range(i, i + 8):
+                act_idx[n_act] = lo + k
                 act_val[n_act] = 1.0
-                n_act += fired[i]
-    for i in range(whole, n):
-        if fired[i]:
-            act_idx[n_act] = lo + i
+                n_act += fired[k]
+    for k in range(whole, n):
+        if fired[k]:
+            act_idx[n_act] = lo + k
             act_val[n_act] = 1.0
             n_act += 1
     return n_act
@@ -469,10 +472,34 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     out_mem[:] = v[out_lo:out_lo + n_out]
 
 
+@intrinsic
+def _borrowed(typingctx, values):
+    """The tuple ``values`` with each array replaced by a view that holds no reference (a null meminfo).
+
+    Numba counts references to an array atomically whenever a view of it is made or passed, which
+    in the step loop cost more than the neuron updates of small populations. The caller keeps the
+    arrays alive for the whole run, so the kernel can work on borrowed views.
+    """
+    def codegen(context, builder, signature, args):
+        items = []
+        for k, ty in enumerate(values.types):
+            item = builder.extract_value(args[0], k)
+            if isinstance(ty, types.Array):
+                source = context.make_array(ty)(context, builder, value=item)
+                view = context.make_array(ty)(context, builder)
+                populate_array(view, data=source.data, shape=source.shape, strides=source.strides,
+                               itemsize=source.itemsize, meminfo=None)
+                item = view._getvalue()
+            items.append(item)
+        return context.make_tuple(builder, values, items)
+    return values(values), codegen
+
+
 @njit(cache=True, nogil=True)
 def run_samples(lo, hi, args, buffers, outputs):
     """``run_sample`` for samples ``lo..hi-1`` on one set of state ``buffers``, without the GIL so that
     threads can share a batch."""
+    args, buffers, outputs = _borrowed(args), _borrowed(buffers), _borrowed(outputs)
     for b in range(lo, hi):
         _one(b, args, buffers, outputs)
 
