@@ -5,6 +5,8 @@ Weights and parameters are dyadic, so every sum is exact in float32 (see test_in
 snnTorch 1.0.0's ``export_to_nir`` needs per-neuron (tensor) beta and threshold: with scalars, nir
 1.0.8's type inference rejects the graph it builds.
 """
+import importlib
+
 import numpy as np
 import pytest
 import torch
@@ -17,7 +19,7 @@ nir = pytest.importorskip("nir", reason="NIR import/export needs the nir package
 from spiking.interop.nir import from_nir, read_nir, to_nir, write_nir  # noqa: E402
 
 try:  # the snnTorch side: its NIR export and import need nirtorch
-    import nirtorch  # noqa: F401
+    importlib.import_module("nirtorch")
     import snntorch as snn
     from snntorch.export_nir import export_to_nir
     from snntorch.import_nir import import_from_nir

@@ -82,7 +82,7 @@ def to_snntorch(net: Network):
     return nn.Sequential(*layers)
 
 
-def run_snntorch(model, frames) -> "torch.Tensor":
+def run_snntorch(model, frames):
     """Drive ``model`` with ``frames [T, B, ...]``; returns output spike counts ``[B, ...]``."""
     import snntorch.utils
     import torch
