@@ -286,6 +286,14 @@ def _scatter(cur, base, position, values, lo, hi, val):
             cur[base + position[k]] += val * values[k]
 
 
+@njit(inline="always")
+def _reach(i, pad, k, stride, n_out):
+    """The first and last output positions that input position ``i`` reaches along one axis."""
+    if stride == 1:
+        return max(0, i + pad - k + 1), min(n_out - 1, i + pad)
+    return max(0, -((k - 1 - i - pad) // stride)), min(n_out - 1, (i + pad) // stride)
+
+
 @njit(cache=True)
 def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val, coords, fo, act_idx, act_val,
                  n_act, lo, post_lo):
@@ -312,18 +320,8 @@ def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val
         val = act_val[a]
         if scale != 1:
             val = val * scale
-        if sh == 1:
-            oy_lo = max(0, y + ph - kh + 1)
-            oy_hi = min(h_out - 1, y + ph)
-        else:
-            oy_lo = max(0, -((kh - 1 - y - ph) // sh))
-            oy_hi = min(h_out - 1, (y + ph) // sh)
-        if sw == 1:
-            ox_lo = max(0, x + pw - kw + 1)
-            ox_hi = min(w_out - 1, x + pw)
-        else:
-            ox_lo = max(0, -((kw - 1 - x - pw) // sw))
-            ox_hi = min(w_out - 1, (x + pw) // sw)
+        oy_lo, oy_hi = _reach(y, ph, kh, sh, h_out)
+        ox_lo, ox_hi = _reach(x, pw, kw, sw, w_out)
         if ox_hi < ox_lo:
             continue
         if kind == SPARSE_CONV:
