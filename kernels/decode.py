@@ -60,6 +60,17 @@ def _held(t, state):
     return t
 
 
+@njit(inline="always")
+def _emit(x, y, t, p, n, xx, yy, ts, pol, state):
+    """Write event ``n`` and remember its time as the last one; returns ``n + 1``."""
+    x[n] = xx
+    y[n] = yy
+    t[n] = ts
+    p[n] = pol
+    state[LAST_T] = ts
+    return n + 1
+
+
 @njit(cache=True)
 def decode_bin(raw, width, height, state, x, y, t, p):
     """N-MNIST / N-Caltech101 records: 5 bytes ``x, y, p<<7 | t[22:16], t[15:8], t[7:0]``.
@@ -83,12 +94,7 @@ def decode_bin(raw, width, height, state, x, y, t, p):
             return n, ERR_Y, i
         if ts < state[LAST_T]:
             return n, ERR_BACKWARDS, i
-        x[n] = xx
-        y[n] = yy
-        t[n] = ts
-        p[n] = b2 >> 7
-        state[LAST_T] = ts
-        n += 1
+        n = _emit(x, y, t, p, n, xx, yy, ts, b2 >> 7, state)
     return n, ERR_NONE, 0
 
 
@@ -116,12 +122,7 @@ def decode_evt2(words, width, height, state, x, y, t, p):
                 return n, ERR_Y, i
             ts = (state[EVT2_LOOPS] << 34) | (state[EVT2_HIGH] << 6) | ((w >> 22) & 0x3F)
             ts = _held(ts, state)
-            x[n] = xx
-            y[n] = yy
-            t[n] = ts
-            p[n] = kind
-            state[LAST_T] = ts
-            n += 1
+            n = _emit(x, y, t, p, n, xx, yy, ts, kind, state)
         elif kind == 0x8:
             high = w & 0xFFFFFFF
             if state[EVT2_HIGH] - high >= 1 << 27:
@@ -253,10 +254,5 @@ def decode_dat(records, width, height, state, x, y, t, p):
             state[DAT_WRAPS] += 1
         state[DAT_LAST_TS] = ts
         ts += state[DAT_WRAPS] << 32
-        x[n] = xx
-        y[n] = yy
-        t[n] = ts
-        p[n] = pol
-        state[LAST_T] = ts
-        n += 1
+        n = _emit(x, y, t, p, n, xx, yy, ts, pol, state)
     return n, ERR_NONE, 0
