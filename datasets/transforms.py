@@ -152,7 +152,13 @@ def to_frames(events, sensor_size, *, time_window=None, event_count=None, n_time
 
 # ---- filters ------------------------------------------------------------------------------------
 
-def _selected(events, keep, kept: int) -> np.ndarray:
+def _filtered(events, sensor_size, mask, microseconds, name: str) -> np.ndarray:
+    """The events that the kernel ``mask`` keeps, given a time parameter of whole microseconds."""
+    width, height, _ = sensor_shape(sensor_size)
+    events = checked_events(events, sensor_size)
+    microseconds = whole_number(microseconds, name, 0)
+    keep = np.empty(len(events), np.bool_)
+    kept = mask(events["x"], events["y"], events["t"], width, height, microseconds, keep)
     out = np.empty(kept + 1, EVENT_DTYPE)
     select_events(events["x"], events["y"], events["t"], events["p"], keep, out["x"], out["y"], out["t"], out["p"])
     return out[:kept]
@@ -164,12 +170,7 @@ def denoise(events, sensor_size, filter_time) -> np.ndarray:
     As Tonic's ``Denoise``, except that a pixel that has not fired supports nothing: Tonic treats it
     as having fired at ``t = 0``, which keeps every event of the first ``filter_time`` µs.
     """
-    width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
-    filter_time = whole_number(filter_time, "filter_time", 0)
-    keep = np.empty(len(events), np.bool_)
-    kept = denoise_mask(events["x"], events["y"], events["t"], width, height, filter_time, keep)
-    return _selected(events, keep, kept)
+    return _filtered(events, sensor_size, denoise_mask, filter_time, "filter_time")
 
 
 def refractory_filter(events, sensor_size, period) -> np.ndarray:
@@ -178,12 +179,7 @@ def refractory_filter(events, sensor_size, period) -> np.ndarray:
     A pixel's first event is always kept; Tonic drops it when it comes at ``t = 0`` (it starts every
     pixel as if it had fired at ``t = -period``).
     """
-    width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
-    period = whole_number(period, "period", 0)
-    keep = np.empty(len(events), np.bool_)
-    kept = refractory_mask(events["x"], events["y"], events["t"], width, height, period, keep)
-    return _selected(events, keep, kept)
+    return _filtered(events, sensor_size, refractory_mask, period, "period")
 
 
 # ---- pixel maps ---------------------------------------------------------------------------------
