@@ -1,7 +1,8 @@
 """Weight sparsity against event-driven cost: the converted LeNet-like CNN pruned to 0, 50, 80 and
 90 % zero weights, run event-driven on the same MNIST test images.
 
-For each sparsity the trained ANN is magnitude-pruned (global or per layer, fine-tuned), converted
+For each sparsity the trained ANN is magnitude-pruned (global or per layer, in ``prune_steps`` steps
+of the cubic schedule with ``finetune_epochs`` of fine-tuning after each, as the sweep does), converted
 and run for ``steps`` steps, as converted (Linear weights as dense rows; a convolution with at most
 ``SPARSE_CONV_DENSITY`` non-zero weights runs sparse by itself) and with its pruned Linear layers
 made ``Sparse`` (CSR). Reported per sparsity: accuracy, synaptic events and input MACs per image,
@@ -35,14 +36,15 @@ def trained_lenet(epochs: int = 8, seed: int = 0, calibration: int = 500):
 
 
 def bench_sparsity(sparsities=SPARSITIES, steps: int = 32, images: int = 200, epochs: int = 8,
-                   finetune_epochs: int = 2, scope: str = "global", seed: int = 0, budget_s: float = 3.0) -> dict:
+                   finetune_epochs: int = 1, prune_steps: int = 3, scope: str = "global", seed: int = 0,
+                   budget_s: float = 3.0) -> dict:
     model, calib, (train_x, train_y), (test_x, test_y) = trained_lenet(epochs, seed)
     x, y = test_x[:images], test_y[:images]
     stim = currents(x)
     rows, runs = [], []
     for s in sparsities:
         tune = (train_x, train_y, finetune_epochs) if s > 0 and finetune_epochs else None
-        pruned = prune(model, s, scope=scope, finetune=tune)
+        pruned = prune(model, s, scope=scope, finetune=tune, steps=prune_steps if tune else 1)
         converted = convert(pruned, calib)
         ev = evaluate(converted, x, y, steps)
         for net in (converted.network, sparsify(converted.network)):
@@ -56,7 +58,8 @@ def bench_sparsity(sparsities=SPARSITIES, steps: int = 32, images: int = 200, ep
         row["sparsified_event_s_per_image"] = times[2 * k + 1] / images
         for key in ("synaptic_events", "input_macs", "event_s_per_image", "sparsified_event_s_per_image"):
             row[f"{key}_ratio"] = row[key] / rows[0][key] if rows[0][key] else float("nan")
-    return dict(steps=steps, images=images, epochs=epochs, finetune_epochs=finetune_epochs, scope=scope, rows=rows)
+    return dict(steps=steps, images=images, epochs=epochs, finetune_epochs=finetune_epochs, prune_steps=prune_steps,
+                scope=scope, rows=rows)
 
 
 def format_table(r: dict) -> str:
@@ -79,13 +82,15 @@ def main(argv=None) -> None:
     parser.add_argument("--steps", type=int, default=32)
     parser.add_argument("--images", type=int, default=200)
     parser.add_argument("--epochs", type=int, default=8)
-    parser.add_argument("--finetune-epochs", type=int, default=2)
+    parser.add_argument("--finetune-epochs", type=int, default=1, help="after each pruning step")
+    parser.add_argument("--prune-steps", type=int, default=3, help="steps of the cubic pruning schedule")
     parser.add_argument("--scope", choices=("global", "layer"), default="global")
     parser.add_argument("--budget", type=float, default=3.0)
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     result = bench_sparsity(steps=args.steps, images=args.images, epochs=args.epochs,
-                            finetune_epochs=args.finetune_epochs, scope=args.scope, budget_s=args.budget)
+                            finetune_epochs=args.finetune_epochs, prune_steps=args.prune_steps, scope=args.scope,
+                            budget_s=args.budget)
     print(format_table(result))
     if args.json:
         write_json(args.json, result)
