@@ -354,6 +354,20 @@ def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val
 
 
 @njit(inline="always")
+def _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, csr_ptr, csr_post, csr_val, conv_par,
+             conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo):
+    """Add the active neurons ``src_idx[:src_n]`` through projection ``q`` into ``target`` (indexed like ``cur``)."""
+    if proj_kind[q] == DENSE:
+        deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], src_idx, src_val, src_n, src_lo)
+    elif proj_kind[q] == CSR:
+        deliver_csr(target[post_lo:post_lo + n_post], csr_ptr, csr_post, csr_val, proj_woff[q], src_idx, src_val,
+                    src_n, src_lo)
+    else:
+        deliver_conv(target, proj_kind[q], proj_woff[q], conv_par[q], conv_scale[q], conv_w, csr_ptr, csr_post,
+                     csr_val, conv_pre, proj_fanoff[q], src_idx, src_val, src_n, src_lo, post_lo)
+
+
+@njit(inline="always")
 def _max_gate(act_idx, act_val, n_act, lo, window, count, best, out_idx, out_val):
     """Count-gated max pooling: add each spike to its neuron's running count; where that count
     exceeds its window's running maximum, the window emits the difference. Returns the number of
@@ -381,12 +395,14 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
-               gate_count, gate_best, gate_idx, gate_val,
+               gate_count, gate_best, gate_idx, gate_val, held,
                rec_off, rec, mem_trace, out_spikes, out_mem, events, macs, spikes, mem_updates):
     """Run every step of sample ``b`` from the initial state; ``cur`` [n_slots, N] and the state vectors
     are the buffers of the thread running it, reset here (``cur_inh``, ``syn_inh`` and ``drive`` are
     empty unless some population has a second current; ``gate_count`` and ``gate_best`` hold the
-    running spike counts and window maxima of max pooling).
+    running spike counts and window maxima of max pooling). For a constant stimulus, ``held`` has a row
+    per projection out of the input (else none): the current each delivers, computed once per sample
+    and added at every step; its MACs are still counted at every step.
 
     Outputs for the sample: rec [T, N_rec] (rec_off[p] < 0: not recorded), mem_trace [T or 0, n_out],
     out_spikes and out_mem [n_out], events and macs [T, Q], spikes and mem_updates [T, P].
@@ -404,6 +420,21 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     fired[:] = 0
     gate_count[:] = 0
     gate_best[:] = 0
+    if held.shape[0] > 0:
+        in_lo = start[input_pop]
+        n_in = 0
+        for k in range(in_ptr[b], in_ptr[b + 1]):
+            act_idx[n_in] = in_lo + in_idx[k]
+            act_val[n_in] = in_val[k]
+            n_in += 1
+        for e in range(out_ptr[input_pop], out_ptr[input_pop + 1]):
+            q = out_proj[e]
+            post_lo = start[proj_post[q]]
+            region = held[e - out_ptr[input_pop]]
+            region[:] = 0
+            _deliver(region, q, proj_kind, proj_woff, post_lo, start[proj_post[q] + 1] - post_lo, dense_w, csr_ptr,
+                     csr_post, csr_val, conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, act_idx, act_val, n_in,
+                     in_lo)
     for t in range(steps):
         slot = t % n_slots
         for p in range(n_pop):
@@ -452,15 +483,11 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                 for a in range(src_n):
                     j = src_idx[a]
                     count += fanout[fo + j] if analog else np.int64(src_val[a]) * fanout[fo + j]
-                if proj_kind[q] == DENSE:
-                    deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], src_idx, src_val,
-                                 src_n, src_lo)
-                elif proj_kind[q] == CSR:
-                    deliver_csr(target[post_lo:post_lo + n_post], csr_ptr, csr_post, csr_val, proj_woff[q], src_idx,
-                                src_val, src_n, src_lo)
+                if held.shape[0] > 0 and p == input_pop:
+                    _add_row(target[post_lo:post_lo + n_post], held[e - out_ptr[p]][post_lo:post_lo + n_post], 1)
                 else:
-                    deliver_conv(target, proj_kind[q], proj_woff[q], conv_par[q], conv_scale[q], conv_w, csr_ptr,
-                                 csr_post, csr_val, conv_pre, proj_fanoff[q], src_idx, src_val, src_n, src_lo, post_lo)
+                    _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, csr_ptr, csr_post, csr_val,
+                             conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo)
                 if analog:
                     macs[arrive, q] += count
                 else:
@@ -509,7 +536,7 @@ def _one(b, args, buffers, outputs):
      conv_w, conv_scale, fanout, conv_pre, gate_off, gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps,
      in_analog, rec_off) = args
     (cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val, gate_count, gate_best, gate_idx,
-     gate_val) = buffers
+     gate_val, held) = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
@@ -517,6 +544,6 @@ def _one(b, args, buffers, outputs):
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
-               gate_count, gate_best, gate_idx, gate_val,
+               gate_count, gate_best, gate_idx, gate_val, held,
                rec_off, rec[b], mem_trace[b], out_spikes[b], out_mem[b], events[b], macs[b], spikes[b],
                mem_updates[b])

@@ -226,6 +226,27 @@ def test_compiled_plan_reused_across_runs():
         assert_identical(reused, ev)
 
 
+def test_constant_currents_held_equal_the_same_currents_every_step():
+    """A constant stimulus is delivered once per sample and held (``kernels.network.run_sample``);
+    the same currents given per step take the per-step path. Both, and the dense backend, agree."""
+    rng = np.random.default_rng(11)
+    net = sp.Network()
+    net.input("in", (2, 5, 5))
+    net.population("a", sp.CubaLIF(alpha=0.5, alpha_inh=0.25, beta=0.75, v_threshold=0.75), (3, 5, 5))
+    net.population("b", sp.IF(v_threshold=0.5, bias=0.0625), (6,))
+    net.connect("in", "a", sp.Conv2d(dyadic(rng, (3, 2, 3, 3)), padding=1))
+    net.connect("in", "a", sp.Conv2d(dyadic(rng, (3, 2, 3, 3), max_k=128), padding=1), receptor="inh", delay=2)
+    net.connect("in", "b", [sp.Flatten(), sp.Linear(dyadic(rng, (6, 50)))], delay=1)
+    net.connect("a", "b", [sp.Flatten(), sp.Linear(dyadic(rng, (6, 75)))])
+    x = dyadic(rng, (3, 2, 5, 5), 0.6, 512)
+    steps = 9
+    held, dense = run_both(net, sp.currents(x), steps=steps)
+    per_step, _ = run_both(net, sp.currents(np.broadcast_to(x, (steps,) + x.shape).copy(), per_step=True))
+    assert held.counts.spikes[:, 1:].sum() > 0
+    assert_identical(held, dense)
+    assert_identical(per_step, held)
+
+
 # ---- property tests over random small networks ----
 
 PROPERTY = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])

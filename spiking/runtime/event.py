@@ -46,13 +46,16 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     n = plan.n_neurons
     n_inh = n if plan.has_inh.any() else 0
     n_gated = n if len(plan.gate_window) else 0
+    inp = plan.input_pop
+    n_held = int(plan.out_ptr[inp + 1] - plan.out_ptr[inp]) if stim.constant and inp >= 0 else 0
 
     def buffers():
         """One thread's state and scratch vectors (see ``kernels.network.run_sample``)."""
         return (np.zeros((plan.n_slots, n), acc), np.zeros((plan.n_slots, n_inh), acc), np.zeros(n, acc),
                 np.zeros(n, acc), np.zeros(n_inh, acc), np.zeros(n_inh, acc), np.zeros(n, np.int64),
                 np.zeros(n, np.uint8), np.zeros(n, np.int64), np.zeros(n, acc), np.zeros(len(plan.gate_window), acc),
-                np.zeros(plan.n_gate_best, acc), np.zeros(n_gated, np.int64), np.zeros(n_gated, acc))
+                np.zeros(plan.n_gate_best, acc), np.zeros(n_gated, np.int64), np.zeros(n_gated, acc),
+                np.zeros((n_held, n), acc))
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
             plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
             plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w, plan.csr_ptr,
