@@ -354,6 +354,20 @@ def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val
 
 
 @njit(inline="always")
+def _gather_input(in_ptr, in_idx, in_val, row, lo, act_idx, act_val):
+    """The stimulus row ``row`` as active input neurons (indices from ``lo``) in ``act_idx``/``act_val``;
+    returns their number and the sum of their values as whole spikes."""
+    n_act = 0
+    total = 0
+    for k in range(in_ptr[row], in_ptr[row + 1]):
+        act_idx[n_act] = lo + in_idx[k]
+        act_val[n_act] = in_val[k]
+        n_act += 1
+        total += np.int64(in_val[k])
+    return n_act, total
+
+
+@njit(inline="always")
 def _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, csr_ptr, csr_post, csr_val, conv_par,
              conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo):
     """Add the active neurons ``src_idx[:src_n]`` through projection ``q`` into ``target`` (indexed like ``cur``)."""
@@ -422,11 +436,7 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
     gate_best[:] = 0
     if held.shape[0] > 0:
         in_lo = start[input_pop]
-        n_in = 0
-        for k in range(in_ptr[b], in_ptr[b + 1]):
-            act_idx[n_in] = in_lo + in_idx[k]
-            act_val[n_in] = in_val[k]
-            n_in += 1
+        n_in, _ = _gather_input(in_ptr, in_idx, in_val, b, in_lo, act_idx, act_val)
         for e in range(out_ptr[input_pop], out_ptr[input_pop + 1]):
             q = out_proj[e]
             post_lo = start[proj_post[q]]
@@ -442,14 +452,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
             hi = start[p + 1]
             analog = p == input_pop and in_analog
             if p == input_pop:
-                row = (t if in_steps > 0 else 0) * batch + b
-                n_act = 0
-                total = 0
-                for k in range(in_ptr[row], in_ptr[row + 1]):
-                    act_idx[n_act] = lo + in_idx[k]
-                    act_val[n_act] = in_val[k]
-                    n_act += 1
-                    total += np.int64(in_val[k])
+                n_act, total = _gather_input(in_ptr, in_idx, in_val, (t if in_steps > 0 else 0) * batch + b, lo,
+                                             act_idx, act_val)
                 spikes[t, p] = 0 if analog else total
             else:
                 n_act, changed = _update(
