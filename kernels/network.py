@@ -229,24 +229,40 @@ def _collect(fired, lo, act_idx, act_val):
     return n_act
 
 
+def _weight(row, k, scale):
+    """``row[k]`` as a weight: the stored value, or for an int8 code (``spiking.runtime.codes``) the
+    code times its column's ``scale[k]``, computed exactly as the coder checked it."""
+
+
+@overload(_weight, inline="always")
+def _weight_overload(row, k, scale):
+    if row.dtype != types.int8:
+        return lambda row, k, scale: row[k]
+    if isinstance(scale.dtype, types.Float):
+        return lambda row, k, scale: np.float32(row[k]) * scale[k]
+    return lambda row, k, scale: np.int64(row[k]) * scale[k]
+
+
 @njit(inline="always")
-def _add_row(target, row, val):
-    """``target += val * row``; spikes (``val == 1``) skip the multiply so the loop is pure vector adds."""
+def _add_row(target, row, val, scale):
+    """``target += val * row`` (``row`` read through ``_weight``); spikes (``val == 1``) skip the multiply
+    so the loop is pure vector adds."""
     if val == 1.0:
         for k in range(len(row)):
-            target[k] += row[k]
+            target[k] += _weight(row, k, scale)
     else:
         for k in range(len(row)):
-            target[k] += val * row[k]
+            target[k] += val * _weight(row, k, scale)
 
 
 @njit(cache=True)
-def deliver_rows(target, dense_w, woff, act_idx, act_val, n_act, lo):
+def deliver_rows(target, weights, scale, woff, act_idx, act_val, n_act, lo):
     """Add the weight rows of the active neurons ``act_idx[:n_act]`` (indices from ``lo``) into ``target``.
 
-    Spikes go four rows per pass over ``target``: each element still receives its rows one after
-    another in spike order, so the sums are bit-identical to one row at a time, with four streams
-    of weights in flight.
+    ``weights`` holds the rows as values, or as int8 codes with the column scales ``scale`` (else
+    unread). Spikes go four rows per pass over ``target``: each element still receives its rows one
+    after another in spike order, so the sums are bit-identical to one row at a time, with four
+    streams of weights in flight.
     """
     n = len(target)
     a = 0
@@ -257,13 +273,14 @@ def deliver_rows(target, dense_w, woff, act_idx, act_val, n_act, lo):
             b1 = woff + (act_idx[a + 1] - lo) * n
             b2 = woff + (act_idx[a + 2] - lo) * n
             b3 = woff + (act_idx[a + 3] - lo) * n
-            r0, r1, r2, r3 = dense_w[b0:b0 + n], dense_w[b1:b1 + n], dense_w[b2:b2 + n], dense_w[b3:b3 + n]
+            r0, r1, r2, r3 = weights[b0:b0 + n], weights[b1:b1 + n], weights[b2:b2 + n], weights[b3:b3 + n]
             for k in range(n):
-                target[k] = target[k] + r0[k] + r1[k] + r2[k] + r3[k]
+                target[k] = (target[k] + _weight(r0, k, scale) + _weight(r1, k, scale) + _weight(r2, k, scale)
+                             + _weight(r3, k, scale))
             a += 4
         else:
             base = woff + (act_idx[a] - lo) * n
-            _add_row(target, dense_w[base:base + n], act_val[a])
+            _add_row(target, weights[base:base + n], act_val[a], scale)
             a += 1
 
 
@@ -343,14 +360,14 @@ def deliver_conv(cur, kind, woff, par, scale, conv_w, csr_ptr, csr_post, csr_val
                 dy = y + ph - oy * sh
                 wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox_lo)) * c_out
                 tgt = post_lo + (oy * w_out + ox_lo) * c_out
-                _add_row(cur[tgt:tgt + run], conv_w[wb:wb + run], val)
+                _add_row(cur[tgt:tgt + run], conv_w[wb:wb + run], val, conv_w)
         else:
             for oy in range(oy_lo, oy_hi + 1):
                 dy = y + ph - oy * sh
                 for ox in range(ox_lo, ox_hi + 1):
                     wb = woff + ((c * kh + dy) * kw + kw - 1 - (x + pw - ox * sw)) * c_out_g
                     tgt = post_lo + (oy * w_out + ox) * c_out + o_base
-                    _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val)
+                    _add_row(cur[tgt:tgt + c_out_g], conv_w[wb:wb + c_out_g], val, conv_w)
 
 
 @njit(inline="always")
@@ -368,11 +385,18 @@ def _gather_input(in_ptr, in_idx, in_val, row, lo, act_idx, act_val):
 
 
 @njit(inline="always")
-def _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, csr_ptr, csr_post, csr_val, conv_par,
-             conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo):
+def _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, dense_codes, code_scale, proj_scale_off,
+             csr_ptr, csr_post, csr_val, conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n,
+             src_lo):
     """Add the active neurons ``src_idx[:src_n]`` through projection ``q`` into ``target`` (indexed like ``cur``)."""
     if proj_kind[q] == DENSE:
-        deliver_rows(target[post_lo:post_lo + n_post], dense_w, proj_woff[q], src_idx, src_val, src_n, src_lo)
+        so = proj_scale_off[q]
+        if so >= 0:
+            deliver_rows(target[post_lo:post_lo + n_post], dense_codes, code_scale[so:so + n_post], proj_woff[q],
+                         src_idx, src_val, src_n, src_lo)
+        else:
+            deliver_rows(target[post_lo:post_lo + n_post], dense_w, code_scale, proj_woff[q], src_idx, src_val, src_n,
+                         src_lo)
     elif proj_kind[q] == CSR:
         deliver_csr(target[post_lo:post_lo + n_post], csr_ptr, csr_post, csr_val, proj_woff[q], src_idx, src_val,
                     src_n, src_lo)
@@ -405,7 +429,8 @@ def _max_gate(act_idx, act_val, n_act, lo, window, count, best, out_idx, out_val
 @njit(cache=True)
 def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre,
+               dense_w, dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w,
+               conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
@@ -442,9 +467,9 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
             post_lo = start[proj_post[q]]
             region = held[e - out_ptr[input_pop]]
             region[:] = 0
-            _deliver(region, q, proj_kind, proj_woff, post_lo, start[proj_post[q] + 1] - post_lo, dense_w, csr_ptr,
-                     csr_post, csr_val, conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, act_idx, act_val, n_in,
-                     in_lo)
+            _deliver(region, q, proj_kind, proj_woff, post_lo, start[proj_post[q] + 1] - post_lo, dense_w,
+                     dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_scale, conv_w,
+                     conv_pre, proj_fanoff, act_idx, act_val, n_in, in_lo)
     for t in range(steps):
         slot = t % n_slots
         for p in range(n_pop):
@@ -488,9 +513,10 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     j = src_idx[a]
                     count += fanout[fo + j] if analog else np.int64(src_val[a]) * fanout[fo + j]
                 if held.shape[0] > 0 and p == input_pop:
-                    _add_row(target[post_lo:post_lo + n_post], held[e - out_ptr[p]][post_lo:post_lo + n_post], 1)
+                    _add_row(target[post_lo:post_lo + n_post], held[e - out_ptr[p]][post_lo:post_lo + n_post], 1, held[0])
                 else:
-                    _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, csr_ptr, csr_post, csr_val,
+                    _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, dense_codes, code_scale,
+                             proj_scale_off, csr_ptr, csr_post, csr_val,
                              conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo)
                 if analog:
                     macs[arrive, q] += count
@@ -536,15 +562,16 @@ def run_samples(lo, hi, args, buffers, outputs):
 @njit(cache=True)
 def _one(b, args, buffers, outputs):
     (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory, proj_post,
-     proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, csr_ptr, csr_post, csr_val, conv_par,
-     conv_w, conv_scale, fanout, conv_pre, gate_off, gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps,
-     in_analog, rec_off) = args
+     proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, dense_codes, code_scale,
+     proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre, gate_off, gate_window,
+     gate_best_off, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
     (cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val, gate_count, gate_best, gate_idx,
      gate_val, held) = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre,
+               dense_w, dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w,
+               conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,

@@ -2,7 +2,9 @@
 
 Weights ``w`` of a layer (or of one output channel) with largest magnitude ``m`` go to the grid
 ``k * s`` with ``s = m / (2^(bits-1) - 1)`` and ``k = round(w / s)``, an integer in
-``[-(2^(bits-1) - 1), 2^(bits-1) - 1]`` (zero stays zero, so pruned weights stay pruned).
+``[-(2^(bits-1) - 1), 2^(bits-1) - 1]`` (zero stays zero, so pruned weights stay pruned). The
+stored weight is the float32 product ``float32(k) * float32(s)``, as an int8 deployment computes it,
+so the event kernel can keep the integers and the scale instead (``spiking.runtime.codes``).
 """
 from __future__ import annotations
 
@@ -21,13 +23,13 @@ def levels(bits: int) -> int:
     return 2 ** (int(bits) - 1) - 1
 
 
-def grid(weights: np.ndarray, bits: int, channel_max: np.ndarray | float) -> tuple[np.ndarray, np.ndarray]:
-    """Integers ``k`` and scale ``s`` (broadcast like ``channel_max``) with ``weights ~ k * s``."""
+def grid(weights: np.ndarray, bits: int, channel_max: np.ndarray | float) -> np.ndarray:
+    """``weights`` on the grid: ``float32(k) * float32(s)`` with ``s`` broadcast like ``channel_max``."""
     q = levels(bits)
     m = np.asarray(channel_max, np.float64)
     s = np.where(m > 0, m / q, 1.0)
     k = np.clip(np.round(np.asarray(weights, np.float64) / s), -q, q)
-    return k, s
+    return k.astype(np.float32) * s.astype(np.float32)
 
 
 def channel_max(op, per_channel: bool):
@@ -48,14 +50,11 @@ def channel_max(op, per_channel: bool):
 def quantize_op(op, bits: int, per_channel: bool = False):
     """``op`` with its weights on the grid, dequantized to float32; other ops unchanged."""
     if isinstance(op, Sparse):
-        k, s = grid(op.values, bits, channel_max(op, per_channel))
-        return Sparse(op.n_post, op.pre_ptr, op.post, (k * s).astype(np.float32))
+        return Sparse(op.n_post, op.pre_ptr, op.post, grid(op.values, bits, channel_max(op, per_channel)))
     if isinstance(op, Linear):
-        k, s = grid(op.weight, bits, channel_max(op, per_channel))
-        return Linear((k * s).astype(np.float32))
+        return Linear(grid(op.weight, bits, channel_max(op, per_channel)))
     if isinstance(op, Conv2d):
-        k, s = grid(op.weight, bits, channel_max(op, per_channel))
-        return Conv2d((k * s).astype(np.float32), op.stride, op.padding, op.groups)
+        return Conv2d(grid(op.weight, bits, channel_max(op, per_channel)), op.stride, op.padding, op.groups)
     return op
 
 

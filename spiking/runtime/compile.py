@@ -1,7 +1,8 @@
 """Compile a network once into the flat arrays the kernels run on.
 
 Every projection becomes one of four kernel operations on presynaptic neuron indices:
-DENSE (a row of ``weight.T`` per presynaptic neuron), CSR (only the non-zero synapses), CONV
+DENSE (a row of ``weight.T`` per presynaptic neuron, stored as int8 codes and column scales where
+that is exact: ``spiking.runtime.codes``), CSR (only the non-zero synapses), CONV
 (convolution fan-out, computed per event) or SPARSE_CONV, a convolution whose weights are mostly
 zero (pruned: at most ``SPARSE_CONV_DENSITY`` of them non-zero), computed per event like CONV but
 through its non-zero kernel weights only, so that zero weights cost no time. SPARSE_CONV keeps its
@@ -30,6 +31,7 @@ from ..errors import ValidationError
 from ..network import Network
 from ..network.ops import AvgPool2d, Conv2d, Linear, MaxPool2d, Sparse
 from ..neurons import RESETS, FixedLIF
+from .codes import int8_codes
 
 DENSE, CSR, CONV, SPARSE_CONV = 0, 1, 2, 3
 SPARSE_CONV_DENSITY = 0.05
@@ -209,6 +211,10 @@ class Plan:
     out_ptr: np.ndarray          # outgoing projections of population p: out_proj[out_ptr[p]:out_ptr[p+1]]
     out_proj: np.ndarray
     dense_w: np.ndarray
+    dense_codes: np.ndarray      # int8 codes of the DENSE projections stored coded (spiking.runtime.codes)
+    code_scale: np.ndarray       # their column scales (dtype of the weights)
+    proj_scale_off: np.ndarray   # [Q] offset of a coded projection's scales in code_scale (its proj_woff then
+                                 # indexes dense_codes), -1: its rows are values in dense_w
     csr_ptr: np.ndarray
     csr_post: np.ndarray
     csr_val: np.ndarray
@@ -332,8 +338,11 @@ def compile_network(net: Network) -> Plan:
     np.cumsum(np.bincount(pre, minlength=len(order)), out=out_ptr[1:])
 
     woff, fanoff, dense_w, csr_ptr, csr_post, csr_val, conv_w, fanout, conv_pre = [], [], [], [], [], [], [], [], []
+    dense_codes, code_scale = [], []
     conv_par = np.zeros((len(projs), len(CONV_FIELDS)), np.int64)
+    scale_off = np.full(len(projs), -1, np.int64)
     sizes_of = {DENSE: 0, CSR: 0, CONV: 0}
+    n_codes = n_scales = 0
     n_fan = 0
     n_csr_syn = 0
     for q, op in enumerate(ops):
@@ -341,7 +350,15 @@ def compile_network(net: Network) -> Plan:
         fanout.append(op.fanout)
         conv_pre.append(op.coords if op.coords is not None else np.zeros((len(op.fanout), 4), np.int64))
         n_fan += len(op.fanout)
-        if op.kind == DENSE:
+        coded = int8_codes(op.weights.astype(np.int64 if fixed else np.float32)) if op.kind == DENSE else None
+        if coded is not None:
+            woff.append(n_codes)
+            dense_codes.append(coded[0].ravel())
+            code_scale.append(coded[1])
+            scale_off[q] = n_scales
+            n_codes += coded[0].size
+            n_scales += len(coded[1])
+        elif op.kind == DENSE:
             woff.append(sizes_of[DENSE])
             dense_w.append(op.weights.ravel())
             sizes_of[DENSE] += op.weights.size
@@ -382,7 +399,8 @@ def compile_network(net: Network) -> Plan:
         proj_woff=np.array(woff, np.int64), proj_fanoff=np.array(fanoff, np.int64),
         proj_dense_macs=np.array([op.dense_macs for op in ops], np.int64),
         out_ptr=out_ptr, out_proj=order_out.astype(np.int64),
-        dense_w=cat(dense_w, weight_type), csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
+        dense_w=cat(dense_w, weight_type), dense_codes=cat(dense_codes, np.int8),
+        code_scale=cat(code_scale, weight_type), proj_scale_off=scale_off, csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
         csr_val=cat(csr_val, weight_type), conv_par=conv_par, conv_w=cat(conv_w, weight_type),
         conv_scale=np.array([op.scale for op in ops], weight_type),
         fanout=cat(fanout, np.int64), conv_pre=np.concatenate(conv_pre) if conv_pre else np.zeros((0, 4), np.int64),
