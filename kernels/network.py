@@ -255,15 +255,16 @@ def _add_row(target, row, val, scale):
             target[k] += val * _weight(row, k, scale)
 
 
-@njit(cache=True)
-def deliver_rows(target, weights, scale, woff, act_idx, act_val, n_act, lo):
-    """Add the weight rows of the active neurons ``act_idx[:n_act]`` (indices from ``lo``) into ``target``.
+@njit(cache=True, fastmath=False)
+def add_row(target, row, val, scale):
+    """``_add_row`` compiled on its own with ``fastmath`` off: numba compiles a callee with its caller's
+    flags unless the callee sets them, and ``deliver_exact_rows`` must not pass its own on."""
+    _add_row(target, row, val, scale)
 
-    ``weights`` holds the rows as values, or as int8 codes with the column scales ``scale`` (else
-    unread). Spikes go four rows per pass over ``target``: each element still receives its rows one
-    after another in spike order, so the sums are bit-identical to one row at a time, with four
-    streams of weights in flight.
-    """
+
+@njit(inline="always")
+def _rows(target, weights, scale, woff, act_idx, act_val, n_act, lo):
+    """The body of ``deliver_rows``: spikes four rows per pass, other values one row at a time."""
     n = len(target)
     a = 0
     while a < n_act:
@@ -280,8 +281,27 @@ def deliver_rows(target, weights, scale, woff, act_idx, act_val, n_act, lo):
             a += 4
         else:
             base = woff + (act_idx[a] - lo) * n
-            _add_row(target, weights[base:base + n], act_val[a], scale)
+            add_row(target, weights[base:base + n], act_val[a], scale)
             a += 1
+
+
+@njit(cache=True, fastmath=False)
+def deliver_rows(target, weights, scale, woff, act_idx, act_val, n_act, lo):
+    """Add the weight rows of the active neurons ``act_idx[:n_act]`` (indices from ``lo``) into ``target``.
+
+    ``weights`` holds the rows as values, or as int8 codes with the column scales ``scale`` (else
+    unread). Spikes go four rows per pass over ``target``: each element still receives its rows one
+    after another in spike order, so the sums are bit-identical to one row at a time, with four
+    streams of weights in flight.
+    """
+    _rows(target, weights, scale, woff, act_idx, act_val, n_act, lo)
+
+
+@njit(cache=True, fastmath={"contract"})
+def deliver_exact_rows(target, codes, scale, woff, act_idx, act_val, n_act, lo):
+    """``deliver_rows`` for codes whose products with their scales are exact (``spiking.runtime.codes``):
+    the compiler may fuse each product with its add, which then rounds exactly as the add alone."""
+    _rows(target, codes, scale, woff, act_idx, act_val, n_act, lo)
 
 
 @njit(cache=True)
@@ -386,12 +406,15 @@ def _gather_input(in_ptr, in_idx, in_val, row, lo, act_idx, act_val):
 
 @njit(inline="always")
 def _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, dense_codes, code_scale, proj_scale_off,
-             csr_ptr, csr_post, csr_val, conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n,
-             src_lo):
+             proj_exact, csr_ptr, csr_post, csr_val, conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx,
+             src_val, src_n, src_lo):
     """Add the active neurons ``src_idx[:src_n]`` through projection ``q`` into ``target`` (indexed like ``cur``)."""
     if proj_kind[q] == DENSE:
         so = proj_scale_off[q]
-        if so >= 0:
+        if so >= 0 and proj_exact[q]:
+            deliver_exact_rows(target[post_lo:post_lo + n_post], dense_codes, code_scale[so:so + n_post],
+                               proj_woff[q], src_idx, src_val, src_n, src_lo)
+        elif so >= 0:
             deliver_rows(target[post_lo:post_lo + n_post], dense_codes, code_scale[so:so + n_post], proj_woff[q],
                          src_idx, src_val, src_n, src_lo)
         else:
@@ -429,8 +452,8 @@ def _max_gate(act_idx, act_val, n_act, lo, window, count, best, out_idx, out_val
 @njit(cache=True)
 def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w,
-               conv_scale, fanout, conv_pre,
+               dense_w, dense_codes, code_scale, proj_scale_off, proj_exact, csr_ptr, csr_post, csr_val, conv_par,
+               conv_w, conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, batch,
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,
@@ -468,8 +491,8 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
             region = held[e - out_ptr[input_pop]]
             region[:] = 0
             _deliver(region, q, proj_kind, proj_woff, post_lo, start[proj_post[q] + 1] - post_lo, dense_w,
-                     dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_scale, conv_w,
-                     conv_pre, proj_fanoff, act_idx, act_val, n_in, in_lo)
+                     dense_codes, code_scale, proj_scale_off, proj_exact, csr_ptr, csr_post, csr_val, conv_par,
+                     conv_scale, conv_w, conv_pre, proj_fanoff, act_idx, act_val, n_in, in_lo)
     for t in range(steps):
         slot = t % n_slots
         for p in range(n_pop):
@@ -513,10 +536,11 @@ def run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractor
                     j = src_idx[a]
                     count += fanout[fo + j] if analog else np.int64(src_val[a]) * fanout[fo + j]
                 if held.shape[0] > 0 and p == input_pop:
-                    _add_row(target[post_lo:post_lo + n_post], held[e - out_ptr[p]][post_lo:post_lo + n_post], 1, held[0])
+                    region = held[e - out_ptr[p]]
+                    _add_row(target[post_lo:post_lo + n_post], region[post_lo:post_lo + n_post], 1, region)
                 else:
                     _deliver(target, q, proj_kind, proj_woff, post_lo, n_post, dense_w, dense_codes, code_scale,
-                             proj_scale_off, csr_ptr, csr_post, csr_val,
+                             proj_scale_off, proj_exact, csr_ptr, csr_post, csr_val,
                              conv_par, conv_scale, conv_w, conv_pre, proj_fanoff, src_idx, src_val, src_n, src_lo)
                 if analog:
                     macs[arrive, q] += count
@@ -563,15 +587,15 @@ def run_samples(lo, hi, args, buffers, outputs):
 def _one(b, args, buffers, outputs):
     (steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory, proj_post,
      proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj, dense_w, dense_codes, code_scale,
-     proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre, gate_off, gate_window,
-     gate_best_off, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
+     proj_scale_off, proj_exact, csr_ptr, csr_post, csr_val, conv_par, conv_w, conv_scale, fanout, conv_pre, gate_off,
+     gate_window, gate_best_off, in_ptr, in_idx, in_val, in_steps, in_analog, rec_off) = args
     (cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val, gate_count, gate_best, gate_idx,
      gate_val, held) = buffers
     out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates = outputs
     run_sample(b, steps, start, input_pop, output_pop, reset_mode, has_refractory, has_inh, uniform, neuron, refractory,
                proj_post, proj_kind, proj_delay, proj_inh, proj_woff, proj_fanoff, out_ptr, out_proj,
-               dense_w, dense_codes, code_scale, proj_scale_off, csr_ptr, csr_post, csr_val, conv_par, conv_w,
-               conv_scale, fanout, conv_pre,
+               dense_w, dense_codes, code_scale, proj_scale_off, proj_exact, csr_ptr, csr_post, csr_val, conv_par,
+               conv_w, conv_scale, fanout, conv_pre,
                gate_off, gate_window, gate_best_off,
                in_ptr, in_idx, in_val, in_steps, in_analog, out_spikes.shape[0],
                cur, cur_inh, v, syn, syn_inh, drive, refr_left, fired, act_idx, act_val,

@@ -16,7 +16,7 @@ from spiking.runtime.codes import int8_codes
 
 
 def _rebuilt(coded):
-    codes, scales = coded
+    codes, scales, _ = coded
     assert codes.dtype == np.int8
     return codes.astype(scales.dtype) * scales
 
@@ -31,14 +31,15 @@ def test_quantized_weights_are_coded_exactly(bits, per_channel):
     coded = int8_codes(q)
     assert coded is not None
     assert np.array_equal(_rebuilt(coded), q)
+    assert not coded[2], "products with a grid scale round, so they are not exact"
 
 
 def test_multiples_of_a_power_of_two_are_coded_with_that_power():
     rng = np.random.default_rng(0)
     k = rng.integers(-100, 101, (50, 20))
     w = (k * 2.0 ** -14).astype(np.float32)
-    codes, scales = int8_codes(w)
-    assert np.array_equal(_rebuilt((codes, scales)), w)
+    codes, scales, exact = int8_codes(w)
+    assert exact and np.array_equal(_rebuilt((codes, scales, exact)), w)
     assert set(np.log2(scales[np.abs(w).max(axis=0) > 0]).tolist()) <= set(range(-14, -6))
 
 
@@ -47,8 +48,8 @@ def test_zero_columns_and_small_integers():
     w[1, 2] = 3.0
     assert np.array_equal(_rebuilt(int8_codes(w)), w)
     ints = np.array([[127, -127, 0], [5, 0, -1]], np.int64)
-    codes, scales = int8_codes(ints)
-    assert scales.dtype == np.int64 and np.array_equal(_rebuilt((codes, scales)), ints)
+    coded = int8_codes(ints)
+    assert coded[1].dtype == np.int64 and coded[2] and np.array_equal(_rebuilt(coded), ints)
 
 
 @pytest.mark.parametrize("case", ["float", "one ulp off", "range over 127 steps", "nan", "integer 128", "empty"])
@@ -99,6 +100,7 @@ def _coded_net(rng, model, dyadic):
 def _all_coded(net):
     plan = sp.compile_network(net)
     assert (plan.proj_scale_off >= 0).all(), "every projection of this network should be stored coded"
+    assert plan.proj_exact.all() == plan.proj_exact.any(), "the test networks are all powers of two or all grids"
     return plan
 
 
@@ -111,7 +113,8 @@ def _decoded(plan):
         end = plan.proj_woff[q + 1] if q + 1 < len(plan.proj_woff) else len(plan.dense_codes)
         rows.append((plan.dense_codes[plan.proj_woff[q]:end].reshape(-1, n_post).astype(np.float32) * scales).ravel())
     return dataclasses.replace(plan, dense_w=np.concatenate(rows), dense_codes=np.zeros(0, np.int8),
-                               proj_scale_off=np.full(len(plan.proj_kind), -1, np.int64))
+                               proj_scale_off=np.full(len(plan.proj_kind), -1, np.int64),
+                               proj_exact=np.zeros(len(plan.proj_kind), bool))
 
 
 @pytest.mark.parametrize("stimulus", STIMULI)
@@ -119,20 +122,26 @@ def _decoded(plan):
 def test_coded_rows_run_identically_to_the_dense_reference(model, stimulus):
     rng = np.random.default_rng([STIMULI.index(stimulus), len(model)])
     net = _coded_net(rng, model, dyadic=True)
-    _all_coded(net)
+    assert _all_coded(net).proj_exact.all()
     stim = random_stimulus(rng, stimulus, 10, 3, (2, 6, 6))
     ev, de = run_both(net, stim, steps=10)
     assert_identical(ev, de)
     assert ev.counts.synaptic_events.sum() + ev.counts.effective_macs.sum() > 0
 
 
-@pytest.mark.parametrize("stimulus", STIMULI)
-def test_coded_rows_sum_exactly_as_their_float_values(stimulus):
-    """Off powers of two the float sums round, so the reference is the same kernel on float rows."""
-    rng = np.random.default_rng([STIMULI.index(stimulus), 7])
-    net = _coded_net(rng, "CubaLIF", dyadic=False)
+@pytest.mark.parametrize("stimulus", STIMULI + ("arbitrary currents",))
+@pytest.mark.parametrize("dyadic", [False, True])
+def test_coded_rows_sum_exactly_as_their_float_values(stimulus, dyadic):
+    """Off powers of two, and with arbitrary float input, the float sums round, so the reference is
+    the same kernel on float rows (which sums in the same order)."""
+    rng = np.random.default_rng([len(stimulus), 7, dyadic])
+    net = _coded_net(rng, "CubaLIF", dyadic=dyadic)
     plan = _all_coded(net)
-    stim = random_stimulus(rng, stimulus, 10, 3, (2, 6, 6))
+    assert plan.proj_exact.all() == dyadic
+    if stimulus == "arbitrary currents":
+        stim = sp.currents(rng.normal(0.5, 1.0, (10, 3, 2, 6, 6)).astype(np.float32), per_step=True)
+    else:
+        stim = random_stimulus(rng, stimulus, 10, 3, (2, 6, 6))
     kw = dict(steps=10, record=recordable(net, stim), record_membrane=True)
     assert_identical(sp.run(net, stim, plan=plan, **kw), sp.run(net, stim, plan=_decoded(plan), **kw))
 

@@ -19,9 +19,11 @@ _SAMPLE_ROWS = 32
 """Rows a scale is tried on before the whole matrix: most scales that fail, fail there."""
 
 
-def int8_codes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def int8_codes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool] | None:
     """Codes ``[n_pre, n_post]`` int8 and scales ``[n_post]`` (the weights' dtype) that rebuild
-    ``weights`` exactly as ``codes * scales``, or None where no such pair exists.
+    ``weights`` exactly as ``codes * scales``, and whether every such product is exact before
+    rounding (integers, power-of-two scales), so that a fused multiply-add rounds as the add alone;
+    or None where no such pair exists.
 
     Each column takes the first scale that rebuilds it from: the smallest power of two that keeps the
     column's codes within 127, then the grid scales of the whole matrix and of the column, each
@@ -33,7 +35,7 @@ def int8_codes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if weights.dtype == np.int64:
         if np.abs(weights).max() > CODE_MAX:
             return None
-        return weights.astype(np.int8), np.ones(weights.shape[1], np.int64)
+        return weights.astype(np.int8), np.ones(weights.shape[1], np.int64), True
     if weights.dtype != np.float32 or not np.isfinite(weights).all():
         return None
     peak = np.abs(weights).max(axis=0)
@@ -51,7 +53,8 @@ def int8_codes(weights: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     if not found.all():
         return None
     codes = np.rint(weights / scales).astype(np.int8)
-    return codes, scales
+    exact = bool((codes.astype(np.float64) * scales.astype(np.float64) == weights).all())
+    return codes, scales, exact
 
 
 def _candidates(peak: np.ndarray):

@@ -215,6 +215,7 @@ class Plan:
     code_scale: np.ndarray       # their column scales (dtype of the weights)
     proj_scale_off: np.ndarray   # [Q] offset of a coded projection's scales in code_scale (its proj_woff then
                                  # indexes dense_codes), -1: its rows are values in dense_w
+    proj_exact: np.ndarray       # [Q] bool: coded, and every code times its scale is exact (no rounding)
     csr_ptr: np.ndarray
     csr_post: np.ndarray
     csr_val: np.ndarray
@@ -341,6 +342,7 @@ def compile_network(net: Network) -> Plan:
     dense_codes, code_scale = [], []
     conv_par = np.zeros((len(projs), len(CONV_FIELDS)), np.int64)
     scale_off = np.full(len(projs), -1, np.int64)
+    exact = np.zeros(len(projs), bool)
     sizes_of = {DENSE: 0, CSR: 0, CONV: 0}
     n_codes = n_scales = 0
     n_fan = 0
@@ -355,7 +357,7 @@ def compile_network(net: Network) -> Plan:
             woff.append(n_codes)
             dense_codes.append(coded[0].ravel())
             code_scale.append(coded[1])
-            scale_off[q] = n_scales
+            scale_off[q], exact[q] = n_scales, coded[2]
             n_codes += coded[0].size
             n_scales += len(coded[1])
         elif op.kind == DENSE:
@@ -400,7 +402,7 @@ def compile_network(net: Network) -> Plan:
         proj_dense_macs=np.array([op.dense_macs for op in ops], np.int64),
         out_ptr=out_ptr, out_proj=order_out.astype(np.int64),
         dense_w=cat(dense_w, weight_type), dense_codes=cat(dense_codes, np.int8),
-        code_scale=cat(code_scale, weight_type), proj_scale_off=scale_off, csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
+        code_scale=cat(code_scale, weight_type), proj_scale_off=scale_off, proj_exact=exact, csr_ptr=cat(csr_ptr, np.int64), csr_post=cat(csr_post, np.int64),
         csr_val=cat(csr_val, weight_type), conv_par=conv_par, conv_w=cat(conv_w, weight_type),
         conv_scale=np.array([op.scale for op in ops], weight_type),
         fanout=cat(fanout, np.int64), conv_pre=np.concatenate(conv_pre) if conv_pre else np.zeros((0, 4), np.int64),
