@@ -34,6 +34,9 @@ def _parser() -> argparse.ArgumentParser:
     rt.add_argument("--steps", type=int, default=32)
     rt.add_argument("--markdown", action="store_true", help="print the rows as a Markdown table")
     rt.add_argument("--budget", type=float, default=2.0, help="seconds of interleaved repeats per row (best kept)")
+    rt.add_argument("--full-precision", action="store_true",
+                    help="float32 weights off any grid (the default weights are multiples of 2^-14, which "
+                         "the event kernel stores as int8 codes)")
     add_decoder_arguments(which.add_parser("decoders", help="event-file decoders vs faery, aedat and Tonic"))
     add_transform_arguments(which.add_parser("transforms", help="event transforms vs Tonic's"))
     return parser

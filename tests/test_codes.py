@@ -161,3 +161,10 @@ def test_fixed_point_rows_coded_or_not_match_the_dense_reference(magnitude):
     ev, de = run_both(net, stim)
     assert_identical(ev, de)
     assert ev.output_spikes.sum() > 0
+
+
+def test_the_runtime_benchmark_mlp_is_coded_and_its_full_precision_twin_is_not():
+    from spiking.bench.models import mlp
+
+    assert sp.compile_network(mlp(0)).proj_exact.all()
+    assert (sp.compile_network(mlp(0, full_precision=True)).proj_scale_off == -1).all()

@@ -24,12 +24,15 @@ DENSITIES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
 
 
 def bench_runtime(models=("mlp", "lenet"), batches=(1, 64), densities=DENSITIES, steps: int = 32,
-                  seed: int = 0, budget_s: float = 2.0) -> dict:
-    """Rows of timings and counts, and per (model, batch) a fit of event time against synaptic events."""
+                  seed: int = 0, budget_s: float = 2.0, full_precision: bool = False) -> dict:
+    """Rows of timings and counts, and per (model, batch) a fit of event time against synaptic events.
+
+    The weights are multiples of 2^-14 (``spiking.bench.models``), or float32 off any grid with
+    ``full_precision``."""
     rng = np.random.default_rng(seed)
     rows = []
     grid = [(m, b, d) for m in models for b in batches for d in densities]
-    nets = {m: BUILDERS[m](seed) for m in models}
+    nets = {m: BUILDERS[m](seed, full_precision) for m in models}
     plans = {m: compile_network(nets[m]) for m in models}
     references = {m: DenseReference(nets[m]) for m in models}
     snn_models = {m: to_snntorch(nets[m]) for m in models}
@@ -58,7 +61,7 @@ def bench_runtime(models=("mlp", "lenet"), batches=(1, 64), densities=DENSITIES,
             fit = linear_fit([r["synaptic_events"] for r in sel], [r["event_s"] for r in sel])
             fits.append(dict(model=model, batch=batch, ns_per_event=fit["slope"] * 1e9,
                              intercept_s=fit["intercept"], r2=fit["r2"]))
-    return {"rows": rows, "fits": fits, "torch_threads": torch.get_num_threads()}
+    return {"rows": rows, "fits": fits, "torch_threads": torch.get_num_threads(), "full_precision": full_precision}
 
 
 def format_report(report: dict) -> str:
@@ -90,7 +93,7 @@ def format_markdown(report: dict) -> str:
 
 def main(args) -> None:
     report = bench_runtime(models=args.models, batches=args.batches, densities=args.densities,
-                           steps=args.steps, budget_s=args.budget)
+                           steps=args.steps, budget_s=args.budget, full_precision=args.full_precision)
     print(format_markdown(report) if args.markdown else format_report(report))
     if args.json:
         write_json(args.json, report)
