@@ -7,7 +7,9 @@ in integer arithmetic: numba compiles one version per dtype, and ``_update`` pic
 update for it.
 """
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.cpython.unsafe.numbers import trailing_zeros
 from numba.extending import intrinsic, overload
 from numba.np.arrayobj import populate_array
 
@@ -204,23 +206,37 @@ def _update_overload(lo, hi, mode, has_refractory, has_inh, uniform, cur, cur_in
                               refr_left, fired, neuron, refractory, act_idx, act_val, first_step))
 
 
+@intrinsic
+def _flags8(typingctx, flags, i):
+    """The eight uint8 flags ``flags[i:i + 8]`` as one little-endian uint64 (flag ``i + k`` in byte ``k``)."""
+    if not (isinstance(flags, types.Array) and flags.dtype == types.uint8):
+        return None
+
+    def codegen(context, builder, signature, args):
+        data = context.make_array(signature.args[0])(context, builder, args[0]).data
+        word = builder.bitcast(builder.gep(data, [args[1]]), ir.IntType(64).as_pointer())
+        return builder.load(word, align=1)
+    return types.uint64(flags, i), codegen
+
+
 @njit(inline="always")
 def _collect(fired, lo, act_idx, act_val):
     """Write the indices of neurons with ``fired`` set into ``act_idx`` (from ``lo``); return their number.
 
-    The flags are tested eight at a time; within eight that hold a spike, every index is written
-    and the count advances by the flag (0 or 1), so no branch depends on a single spike.
+    The 0/1 flags are read eight at a time as one word; each set byte of a word is found by its
+    trailing zero bits and cleared, so a silent group of eight costs one test and a spike a few
+    instructions.
     """
     n = len(fired)
     whole = n - n % 8
     n_act = 0
     for i in range(0, whole, 8):
-        if (fired[i] | fired[i + 1] | fired[i + 2] | fired[i + 3] | fired[i + 4] | fired[i + 5] | fired[i + 6]
-                | fired[i + 7]) != 0:
-            for k in range(i, i + 8):
-                act_idx[n_act] = lo + k
-                act_val[n_act] = 1.0
-                n_act += fired[k]
+        word = _flags8(fired, i)
+        while word != 0:
+            act_idx[n_act] = lo + i + (trailing_zeros(word) >> 3)
+            act_val[n_act] = 1.0
+            n_act += 1
+            word &= word - np.uint64(1)
     for k in range(whole, n):
         if fired[k]:
             act_idx[n_act] = lo + k
