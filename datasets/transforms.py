@@ -29,16 +29,26 @@ _MAX_FRAME_CELLS = 2 ** 31
 _INT16_MAX = int(np.iinfo(np.int16).max)
 
 
+def _is_event_array(events) -> bool:
+    return isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE and events.ndim == 1
+
+
 def checked_events(events, sensor_size, name: str = "events") -> np.ndarray:
     """``events`` checked against ``sensor_size``; an ``EVENT_DTYPE`` array that passes comes back as is.
 
     Other arrays (Tonic's, say) are converted by ``validate_events``, which also words every error.
     """
     width, height, _ = sensor_shape(sensor_size)
-    if isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE and events.ndim == 1:
+    if _is_event_array(events):
         if first_invalid(events["x"], events["y"], events["t"], events["p"], width, height) < 0:
             return events
     return validate_events(events, sensor_size, name)
+
+
+def _rejected(events, sensor_size) -> ValidationError:
+    """The error for events that a kernel's checks (those of ``first_invalid``) rejected."""
+    validate_events(events, sensor_size)
+    return ValidationError("events: a transform kernel rejected events that validate_events accepts")
 
 
 # ---- frames -------------------------------------------------------------------------------------
@@ -187,10 +197,15 @@ def refractory_filter(events, sensor_size, period) -> np.ndarray:
 _SAME_POLARITY = np.array([0, 1], np.int64)
 
 
-def _remap(events, x_map, y_map, p_map=_SAME_POLARITY) -> np.ndarray:
+def _remap(events, sensor_size, x_map, y_map, p_map=_SAME_POLARITY) -> np.ndarray:
+    """``events`` (checked inside the kernel) through the maps of ``remap_events``."""
+    width, height, _ = sensor_shape(sensor_size)
+    if not _is_event_array(events):
+        events = validate_events(events, sensor_size)
     out = np.empty(len(events) + 1, EVENT_DTYPE)
-    kept = remap_events(events["x"], events["y"], events["t"], events["p"], x_map, y_map, p_map,
-                        out["x"], out["y"], out["t"], out["p"])
+    kept = remap_events(events, width, height, x_map, y_map, p_map, out)
+    if kept < 0:
+        raise _rejected(events, sensor_size)
     return out[:kept]
 
 
@@ -214,10 +229,9 @@ def crop(events, sensor_size, origin, size) -> np.ndarray:
     Tonic's ``RandomCrop`` is this with a random ``origin``.
     """
     width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
     w, h = _pair(size, "size")
     x0, y0 = (whole_number(v, "origin", -2 ** 16, 2 ** 16) for v in origin)
-    return _remap(events, _window(x0, w, width), _window(y0, h, height))
+    return _remap(events, sensor_size, _window(x0, w, width), _window(y0, h, height))
 
 
 def center_crop(events, sensor_size, size) -> np.ndarray:
@@ -236,31 +250,29 @@ def downsample(events, sensor_size, target_size) -> np.ndarray:
     No event is dropped or merged; several may now share a pixel and a timestamp.
     """
     width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
     tw, th = _pair(target_size, "target_size")
     factor = np.asarray((tw, th)) / np.asarray((width, height))
     x_map = (np.arange(width) * factor[0]).astype(np.int64)
     y_map = (np.arange(height) * factor[1]).astype(np.int64)
-    return _remap(events, x_map, y_map)
+    return _remap(events, sensor_size, x_map, y_map)
 
 
 def flip_lr(events, sensor_size) -> np.ndarray:
     """Mirror left-right: ``x' = W - 1 - x`` (Tonic's ``RandomFlipLR`` with ``p=1``)."""
     width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
-    return _remap(events, np.arange(width - 1, -1, -1, dtype=np.int64), np.arange(height, dtype=np.int64))
+    return _remap(events, sensor_size, np.arange(width - 1, -1, -1, dtype=np.int64),
+                  np.arange(height, dtype=np.int64))
 
 
 def flip_ud(events, sensor_size) -> np.ndarray:
     """Mirror top-bottom: ``y' = H - 1 - y`` (Tonic's ``RandomFlipUD`` with ``p=1``)."""
     width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
-    return _remap(events, np.arange(width, dtype=np.int64), np.arange(height - 1, -1, -1, dtype=np.int64))
+    return _remap(events, sensor_size, np.arange(width, dtype=np.int64),
+                  np.arange(height - 1, -1, -1, dtype=np.int64))
 
 
 def flip_polarity(events, sensor_size) -> np.ndarray:
     """ON becomes OFF and OFF becomes ON (Tonic's ``RandomFlipPolarity`` with ``p=1``)."""
     width, height, _ = sensor_shape(sensor_size)
-    events = checked_events(events, sensor_size)
-    return _remap(events, np.arange(width, dtype=np.int64), np.arange(height, dtype=np.int64),
+    return _remap(events, sensor_size, np.arange(width, dtype=np.int64), np.arange(height, dtype=np.int64),
                   np.array([1, 0], np.int64))

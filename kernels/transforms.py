@@ -77,23 +77,34 @@ def refractory_mask(x, y, t, width, height, period, keep):
 
 
 @njit(cache=True)
-def remap_events(x, y, t, p, x_map, y_map, p_map, out_x, out_y, out_t, out_p):
-    """Copy events through per-value maps, dropping those mapped to -1; returns how many were kept.
+def remap_events(events, width, height, x_map, y_map, p_map, out):
+    """Copy an ``EVENT_DTYPE`` array through per-value maps, dropping events mapped to -1, and check
+    it on the way (the checks of ``first_invalid``); returns how many were kept, or -1 if an event
+    fails a check (``out`` then holds nothing useful).
 
     Event ``i`` becomes ``(x_map[x], y_map[y], t, p_map[p])``; crop, flips and downsampling are all
-    such maps. As in ``select_events``, every event is written and only kept ones advance the slot,
-    so the outputs need one slot more than the input has events.
+    such maps. One pass over the records both checks and copies, so the events are read once. An
+    out-of-range value is clamped before it indexes a map, so unchecked input never reads outside
+    one. As in ``select_events``, every event is written and only kept ones advance the slot, so
+    ``out`` needs one slot more than there are events.
     """
     k = 0
-    for i in range(x.shape[0]):
-        nx = x_map[x[i]]
-        ny = y_map[y[i]]
-        out_x[k] = nx
-        out_y[k] = ny
-        out_t[k] = t[i]
-        out_p[k] = p_map[p[i]]
+    bad = False
+    prev = events[0].t if len(events) else 0
+    for i in range(len(events)):
+        e = events[i]
+        x, y, t, p = e.x, e.y, e.t, e.p
+        bad |= (x >= width) | (y >= height) | (p > 1) | (t < prev)
+        prev = t
+        nx = x_map[min(x, width - 1)]
+        ny = y_map[min(y, height - 1)]
+        o = out[k]
+        o.x = nx
+        o.y = ny
+        o.t = t
+        o.p = p_map[p & 1]
         k += (nx >= 0) & (ny >= 0)
-    return k
+    return -1 if bad else k
 
 
 @njit(cache=True)

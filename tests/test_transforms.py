@@ -284,6 +284,19 @@ def test_pixel_map_errors():
         denoise(late, (5, 3), 10)
 
 
+@pytest.mark.parametrize("transform", [flip_lr, flip_ud, flip_polarity, lambda e, s: crop(e, s, (0, 0), (1, 1)),
+                                       lambda e, s: downsample(e, s, (2, 1))])
+@pytest.mark.parametrize("field, value, message", [("x", 5, "x = 5 is outside the sensor width"),
+                                                   ("y", 3, "y = 3 is outside the sensor height"),
+                                                   ("p", 2, "p = 2 is not a polarity"),
+                                                   ("t", 0, "t = 0 is earlier")])
+def test_pixel_maps_check_every_event_even_one_they_drop(transform, field, value, message):
+    ev = make_events([0, 4, 1, 2], [0, 2, 1, 0], [1, 2, 3, 4], [0, 1, 1, 0])
+    ev[field][2] = value
+    with pytest.raises(ValidationError, match=rf"events\[2\]: {message}"):
+        transform(ev, (5, 3))
+
+
 def test_benchmark_stream_and_rows(T):
     from spiking.bench.transforms import bench_transforms, gesture_stream
 
