@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ValidationError
-from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, refractory_mask, remap_events,
-                                 select_events)
+from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, flip_events, refractory_mask,
+                                 remap_events, select_events)
 from .events import EVENT_DTYPE, MAX_SPAN, sensor_shape, validate_events, whole_number
 
 _MAX_FRAME_CELLS = 2 ** 31
@@ -46,7 +46,7 @@ def checked_events(events, sensor_size, name: str = "events") -> np.ndarray:
 
 
 def _rejected(events, sensor_size) -> ValidationError:
-    """The error for events that a kernel's checks (those of ``first_invalid``) rejected."""
+    """The error for events that a kernel's checks (``_fails`` in ``spiking.kernels.transforms``) rejected."""
     validate_events(events, sensor_size)
     return ValidationError("events: a transform kernel rejected events that validate_events accepts")
 
@@ -194,19 +194,30 @@ def refractory_filter(events, sensor_size, period) -> np.ndarray:
 
 # ---- pixel maps ---------------------------------------------------------------------------------
 
-_SAME_POLARITY = np.array([0, 1], np.int64)
+def _event_array(events, sensor_size) -> np.ndarray:
+    """An ``EVENT_DTYPE`` array as is (a kernel checks it), any other converted by ``validate_events``."""
+    return events if _is_event_array(events) else validate_events(events, sensor_size)
 
 
-def _remap(events, sensor_size, x_map, y_map, p_map=_SAME_POLARITY) -> np.ndarray:
+def _remap(events, sensor_size, x_map, y_map) -> np.ndarray:
     """``events`` (checked inside the kernel) through the maps of ``remap_events``."""
     width, height, _ = sensor_shape(sensor_size)
-    if not _is_event_array(events):
-        events = validate_events(events, sensor_size)
+    events = _event_array(events, sensor_size)
     out = np.empty(len(events) + 1, EVENT_DTYPE)
-    kept = remap_events(events, width, height, x_map, y_map, p_map, out)
+    kept = remap_events(events, width, height, x_map, y_map, out)
     if kept < 0:
         raise _rejected(events, sensor_size)
     return out[:kept]
+
+
+def _flip(events, sensor_size, axis: int) -> np.ndarray:
+    """``events`` (checked inside the kernel) mirrored along ``axis`` (``flip_events``)."""
+    width, height, _ = sensor_shape(sensor_size)
+    events = _event_array(events, sensor_size)
+    out = np.empty(len(events), EVENT_DTYPE)
+    if not flip_events(events, width, height, axis, out):
+        raise _rejected(events, sensor_size)
+    return out
 
 
 def _window(origin: int, size: int, extent: int) -> np.ndarray:
@@ -259,20 +270,14 @@ def downsample(events, sensor_size, target_size) -> np.ndarray:
 
 def flip_lr(events, sensor_size) -> np.ndarray:
     """Mirror left-right: ``x' = W - 1 - x`` (Tonic's ``RandomFlipLR`` with ``p=1``)."""
-    width, height, _ = sensor_shape(sensor_size)
-    return _remap(events, sensor_size, np.arange(width - 1, -1, -1, dtype=np.int64),
-                  np.arange(height, dtype=np.int64))
+    return _flip(events, sensor_size, 0)
 
 
 def flip_ud(events, sensor_size) -> np.ndarray:
     """Mirror top-bottom: ``y' = H - 1 - y`` (Tonic's ``RandomFlipUD`` with ``p=1``)."""
-    width, height, _ = sensor_shape(sensor_size)
-    return _remap(events, sensor_size, np.arange(width, dtype=np.int64),
-                  np.arange(height - 1, -1, -1, dtype=np.int64))
+    return _flip(events, sensor_size, 1)
 
 
 def flip_polarity(events, sensor_size) -> np.ndarray:
     """ON becomes OFF and OFF becomes ON (Tonic's ``RandomFlipPolarity`` with ``p=1``)."""
-    width, height, _ = sensor_shape(sensor_size)
-    return _remap(events, sensor_size, np.arange(width, dtype=np.int64), np.arange(height, dtype=np.int64),
-                  np.array([1, 0], np.int64))
+    return _flip(events, sensor_size, 2)

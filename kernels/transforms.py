@@ -8,12 +8,21 @@ import numpy as np
 from numba import njit
 
 
+@njit(inline="always")
+def _fails(x, y, t, p, prev, width, height):
+    """Whether an event lies outside ``width x height``, has ``p > 1`` or is earlier than ``prev``
+    (the time of the event before it)."""
+    return (x >= width) | (y >= height) | (p > 1) | (t < prev)
+
+
 @njit(cache=True)
 def first_invalid(x, y, t, p, width, height):
-    """Index of the first event outside ``width x height``, with ``p > 1`` or earlier than the one before; else -1."""
+    """Index of the first event that ``_fails``, else -1."""
+    prev = t[0] if len(t) else 0
     for i in range(x.shape[0]):
-        if x[i] >= width or y[i] >= height or p[i] > 1 or (i > 0 and t[i] < t[i - 1]):
+        if _fails(x[i], y[i], t[i], p[i], prev, width, height):
             return i
+        prev = t[i]
     return -1
 
 
@@ -77,16 +86,16 @@ def refractory_mask(x, y, t, width, height, period, keep):
 
 
 @njit(cache=True)
-def remap_events(events, width, height, x_map, y_map, p_map, out):
+def remap_events(events, width, height, x_map, y_map, out):
     """Copy an ``EVENT_DTYPE`` array through per-value maps, dropping events mapped to -1, and check
-    it on the way (the checks of ``first_invalid``); returns how many were kept, or -1 if an event
-    fails a check (``out`` then holds nothing useful).
+    it on the way (``_fails``); returns how many were kept, or -1 if an event fails a check (``out``
+    then holds nothing useful).
 
-    Event ``i`` becomes ``(x_map[x], y_map[y], t, p_map[p])``; crop, flips and downsampling are all
-    such maps. One pass over the records both checks and copies, so the events are read once. An
-    out-of-range value is clamped before it indexes a map, so unchecked input never reads outside
-    one. As in ``select_events``, every event is written and only kept ones advance the slot, so
-    ``out`` needs one slot more than there are events.
+    Event ``i`` becomes ``(x_map[x], y_map[y], t, p)``; crop and downsampling are such maps. One
+    pass over the records both checks and copies, so the events are read once. An out-of-range
+    value is clamped before it indexes a map, so unchecked input never reads outside one. As in
+    ``select_events``, every event is written and only kept ones advance the slot, so ``out`` needs
+    one slot more than there are events.
     """
     k = 0
     bad = False
@@ -94,7 +103,7 @@ def remap_events(events, width, height, x_map, y_map, p_map, out):
     for i in range(len(events)):
         e = events[i]
         x, y, t, p = e.x, e.y, e.t, e.p
-        bad |= (x >= width) | (y >= height) | (p > 1) | (t < prev)
+        bad |= _fails(x, y, t, p, prev, width, height)
         prev = t
         nx = x_map[min(x, width - 1)]
         ny = y_map[min(y, height - 1)]
@@ -102,9 +111,42 @@ def remap_events(events, width, height, x_map, y_map, p_map, out):
         o.x = nx
         o.y = ny
         o.t = t
-        o.p = p_map[p & 1]
+        o.p = p
         k += (nx >= 0) & (ny >= 0)
     return -1 if bad else k
+
+
+@njit(cache=True)
+def flip_events(events, width, height, axis, out):
+    """Copy an ``EVENT_DTYPE`` array into ``out`` mirrored along ``axis`` (0: ``x' = W - 1 - x``,
+    1: ``y' = H - 1 - y``, 2: ``p' = 1 - p``), checking it on the way (``_fails``); returns False if
+    an event fails a check.
+
+    No event is dropped, so event ``i`` goes to slot ``i``, and each axis has its own loop that
+    copies the other fields unchanged, which the compiler merges into a few wide moves: about twice
+    the speed of ``remap_events``.
+    """
+    bad = False
+    prev = events[0].t if len(events) else 0
+    if axis == 0:
+        for i in range(len(events)):
+            e, o = events[i], out[i]
+            bad |= _fails(e.x, e.y, e.t, e.p, prev, width, height)
+            prev = e.t
+            o.x, o.y, o.t, o.p = width - 1 - e.x, e.y, e.t, e.p
+    elif axis == 1:
+        for i in range(len(events)):
+            e, o = events[i], out[i]
+            bad |= _fails(e.x, e.y, e.t, e.p, prev, width, height)
+            prev = e.t
+            o.x, o.y, o.t, o.p = e.x, height - 1 - e.y, e.t, e.p
+    else:
+        for i in range(len(events)):
+            e, o = events[i], out[i]
+            bad |= _fails(e.x, e.y, e.t, e.p, prev, width, height)
+            prev = e.t
+            o.x, o.y, o.t, o.p = e.x, e.y, e.t, 1 - e.p
+    return not bad
 
 
 @njit(cache=True)
