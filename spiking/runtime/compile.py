@@ -352,7 +352,9 @@ def compile_network(net: Network) -> Plan:
         fanout.append(op.fanout)
         conv_pre.append(op.coords if op.coords is not None else np.zeros((len(op.fanout), 4), np.int64))
         n_fan += len(op.fanout)
-        coded = int8_codes(op.weights.astype(np.int64 if fixed else np.float32)) if op.kind == DENSE else None
+        coded = None
+        if op.kind == DENSE:
+            coded = int8_codes(op.weights.astype(np.int64 if fixed else np.float32, copy=False))
         if coded is not None:
             woff.append(n_codes)
             dense_codes.append(coded[0].ravel())
