@@ -59,10 +59,10 @@ def run_event(plan: Plan, stim: Stimulus | None, steps: int, batch: int, record:
     args = (steps, plan.start, plan.input_pop, out, plan.reset_mode, plan.has_refractory, plan.has_inh,
             plan.uniform, plan.neuron, plan.refractory, plan.proj_post, plan.proj_kind, plan.proj_delay,
             plan.proj_inh, plan.proj_woff, plan.proj_fanoff, plan.out_ptr, plan.out_proj, plan.dense_w,
-            plan.dense_codes, plan.code_scale, plan.proj_scale_off, plan.proj_exact, plan.csr_ptr, plan.csr_post, plan.csr_val,
-            plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, plan.conv_pre, plan.gate_off, plan.gate_window,
-            plan.gate_best_off, stim.ptr,
-            stim.index, stim.value.astype(acc, copy=False), 0 if stim.constant else stim.steps, stim.analog, rec_off)
+            plan.dense_codes, plan.code_scale, plan.proj_scale_off, plan.proj_exact, plan.csr_ptr, plan.csr_post,
+            plan.csr_val, plan.conv_par, plan.conv_w, plan.conv_scale, plan.fanout, plan.conv_pre, plan.gate_off,
+            plan.gate_window, plan.gate_best_off, stim.ptr, stim.index, stim.value.astype(acc, copy=False),
+            0 if stim.constant else stim.steps, stim.analog, rec_off)
     outputs = (out_spikes, out_mem, rec, mem_trace, events, macs, spikes, mem_updates)
     _run_threaded(batch, args, buffers, outputs)
     shape = plan.shapes[out]
