@@ -307,3 +307,6 @@ def test_benchmark_stream_and_rows(T):
     differs = {r["transform"] for r in report["rows"] if not r["identical"]}
     assert differs == {"ToFrame n_time_bins=20"}           # Tonic loses the last event there, by design
     assert all(r["ours_s"] > 0 and r["tonic_s"] > 0 for r in report["rows"])
+    names = {r["transform"] for r in report["rows"]}
+    assert [f["transform"] for f in report["floors"]] == ["FlipLR", "ToFrame time_window=10 ms"]
+    assert all(f["transform"] in names and f["most_speedup"] == f["tonic_s"] / f["floor_s"] for f in report["floors"])

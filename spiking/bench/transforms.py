@@ -7,6 +7,11 @@ the timing), Tonic's on its own ``events_struct`` array, interleaved, best of wa
 Each row also says whether the outputs are identical (``n_time_bins`` differs by design: Tonic
 loses the last event, see ``spiking.datasets.transforms``).
 
+Two memory floors are timed the same way, each in rounds with the Tonic transform it bounds: a
+copy of the events' bytes into a new array (what any flip, crop or downsample must at least do),
+and new zeroed frames for the 10 ms windows with every page touched (what ``ToFrame`` must at least
+do). Tonic's time over a floor is the most that any implementation could gain on this machine.
+
     python -m spiking.bench.transforms [--events N] [--budget S] [--markdown] [--json PATH]
 """
 from __future__ import annotations
@@ -70,8 +75,25 @@ def _identical(a, b) -> bool:
     return len(a) == len(b) and all(np.array_equal(a[f].astype(np.int64), b[f].astype(np.int64)) for f in "xytp")
 
 
+def _floors(events, size):
+    """(name, floor, bounded row, Tonic's transform of that row) for the memory work no implementation avoids."""
+    import tonic.transforms as T
+
+    raw = events.view(np.uint8)
+    frames = ours.to_frames(events, size, time_window=10_000).shape
+    page = 4096 // np.dtype(np.int16).itemsize
+
+    def new_frames():
+        np.zeros(frames, np.int16).reshape(-1)[::page] = 1
+
+    return [("copy of the events' bytes", raw.copy, "FlipLR", T.RandomFlipLR(size, p=1.0)),
+            ("new zeroed frames, every page touched", new_frames, "ToFrame time_window=10 ms",
+             T.ToFrame(size, time_window=10_000))]
+
+
 def bench_transforms(n: int = 400_000, budget_s: float = 2.0, seed: int = 0) -> dict:
-    """One row per transform: best wall time of ours and of Tonic's, their ratio, and output identity."""
+    """One row per transform: best wall time of ours and of Tonic's, their ratio, and output identity;
+    then the memory floors, each against the Tonic transform it bounds."""
     import tonic
 
     events = gesture_stream(n, seed=seed)
@@ -83,20 +105,31 @@ def bench_transforms(n: int = 400_000, budget_s: float = 2.0, seed: int = 0) -> 
         same = _identical(fn(events), peer(theirs.copy()))
         ours_s, tonic_s = best_times([lambda: fn(events), lambda: peer(theirs)], min_repeats=3, budget_s=budget_s)
         rows.append(dict(transform=name, ours_s=ours_s, tonic_s=tonic_s, speedup=tonic_s / ours_s, identical=same))
-    return {"events": n, "sensor": list(SENSOR), "tonic": tonic.__version__, "rows": rows}
+    floors = []
+    for name, floor, row, peer in _floors(events, SENSOR):
+        floor_s, tonic_s = best_times([floor, lambda: peer(theirs)], min_repeats=3, budget_s=budget_s)
+        floors.append(dict(floor=name, floor_s=floor_s, transform=row, tonic_s=tonic_s, most_speedup=tonic_s / floor_s))
+    return {"events": n, "sensor": list(SENSOR), "tonic": tonic.__version__, "rows": rows, "floors": floors}
+
+
+def _table(head, body, markdown: bool) -> list[str]:
+    if markdown:
+        return ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"] + ["| " + " | ".join(row) + " |" for row in body]
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
+    return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
+            for row in (head, *body)]
 
 
 def format_report(report: dict, markdown: bool = False) -> str:
-    head = ("transform", "ours ms", "Tonic ms", "Tonic / ours", "identical")
-    body = [(r["transform"], f"{r['ours_s'] * 1e3:.2f}", f"{r['tonic_s'] * 1e3:.2f}", f"{r['speedup']:.1f}",
+    rows = [(r["transform"], f"{r['ours_s'] * 1e3:.2f}", f"{r['tonic_s'] * 1e3:.2f}", f"{r['speedup']:.1f}",
              "yes" if r["identical"] else "no") for r in report["rows"]]
-    if markdown:
-        return "\n".join(["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
-                         + ["| " + " | ".join(row) + " |" for row in body])
-    widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
-    lines = [f"{report['events']} events, {report['sensor'][0]}x{report['sensor'][1]}, Tonic {report['tonic']}"]
-    lines += ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
-              for row in (head, *body)]
+    floors = [(f["floor"], f["transform"], f"{f['floor_s'] * 1e3:.2f}", f"{f['tonic_s'] * 1e3:.2f}",
+               f"{f['most_speedup']:.1f}") for f in report["floors"]]
+    lines = [] if markdown else [f"{report['events']} events, {report['sensor'][0]}x{report['sensor'][1]}, "
+                                 f"Tonic {report['tonic']}"]
+    lines += _table(("transform", "ours ms", "Tonic ms", "Tonic / ours", "identical"), rows, markdown)
+    lines += ["", "memory floors: the least work of any implementation of the row, and Tonic's time over it"]
+    lines += _table(("floor", "row", "floor ms", "Tonic ms", "Tonic / floor"), floors, markdown)
     return "\n".join(lines)
 
 
