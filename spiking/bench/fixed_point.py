@@ -1,5 +1,6 @@
-"""Accuracy of the converted LeNet-like CNN in float32 against the integer (fixed-point) mode at 8
-and 4 bits, on the MNIST subset's test images, at several run lengths.
+"""Accuracy of the converted LeNet-like CNN in float32 against its 8- and 4-bit fixed-point twins.
+
+Measured on the MNIST subset's test images, at several run lengths.
 
 The float network takes pixels / 255; its fixed-point twins (``spiking.compress.fixed_point`` with
 ``input_scale=255``) take the raw 8-bit pixels, so their whole run is integer arithmetic.

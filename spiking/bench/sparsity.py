@@ -1,5 +1,6 @@
-"""Weight sparsity against event-driven cost: the converted LeNet-like CNN pruned to 0, 50, 80 and
-90 % zero weights, run event-driven on the same MNIST test images.
+"""Weight sparsity against event-driven cost on the converted LeNet-like CNN.
+
+Pruned to 0, 50, 80 and 90 % zero weights, the network runs event-driven on the same MNIST test images.
 
 For each sparsity the trained ANN is magnitude-pruned (global or per layer, in ``prune_steps`` steps
 of the cubic schedule with ``finetune_epochs`` of fine-tuning after each, as the sweep does), converted
@@ -79,13 +80,14 @@ def format_table(r: dict) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=32)
-    parser.add_argument("--images", type=int, default=200)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=32, help="timesteps per image")
+    parser.add_argument("--images", type=int, default=200, help="test images run and timed")
+    parser.add_argument("--epochs", type=int, default=8, help="training epochs of the ANN")
     parser.add_argument("--finetune-epochs", type=int, default=1, help="after each pruning step")
     parser.add_argument("--prune-steps", type=int, default=3, help="steps of the cubic pruning schedule")
-    parser.add_argument("--scope", choices=("global", "layer"), default="global")
-    parser.add_argument("--budget", type=float, default=3.0)
+    parser.add_argument("--scope", choices=("global", "layer"), default="global",
+                        help="prune to the sparsity over all layers together, or in every layer")
+    parser.add_argument("--budget", type=float, default=3.0, help="seconds of interleaved timing repeats")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     result = bench_sparsity(steps=args.steps, images=args.images, epochs=args.epochs,
