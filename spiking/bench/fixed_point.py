@@ -49,8 +49,8 @@ def format_table(r: dict) -> str:
 
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--images", type=int, default=1000)
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--images", type=int, default=1000, help="test images")
+    parser.add_argument("--epochs", type=int, default=8, help="training epochs of the ANN")
     parser.add_argument("--json", help="write the results to this file")
     args = parser.parse_args(argv)
     result = bench_fixed_point(images=args.images, epochs=args.epochs)
