@@ -358,6 +358,26 @@ def test_run_argument_checks():
         sp.run(free, steps=2, batch=0)
 
 
+def test_a_plan_runs_only_the_network_it_was_compiled_from():
+    net = small_net()
+    stim = sp.spikes(np.ones((3, 1, 4)))
+    plan = sp.compile_network(net)
+    np.testing.assert_array_equal(sp.run(net, stim, plan=plan).membrane, sp.run(net, stim).membrane)
+    wider = sp.Network()                           # same names, a wider input: its plan would read past the stimulus
+    wider.input("in", (400,))
+    wider.population("h", sp.LIF(), (3,))
+    wider.connect("in", "h", sp.Linear(np.ones((3, 400))), name="in->h")
+    twin = small_net()                             # same layout, another network
+    message = "plan for the event backend must be compile_network"
+    for other in (sp.compile_network(wider), sp.compile_network(twin), "plan"):
+        with raises(message):
+            sp.run(net, stim, plan=other)
+    net.population("extra", sp.LIF(), (2,))        # changed after compiling
+    net.connect("h", "extra", sp.Linear(np.ones((2, 3))), name="h->extra")
+    with raises(message):
+        sp.run(net, stim, plan=plan)
+
+
 def test_recording_an_analog_input_is_refused():
     net = sp.Network()
     net.input("in", (2,))

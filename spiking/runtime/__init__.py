@@ -62,8 +62,9 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
         if plan is not None and not (isinstance(plan, DenseReference) and plan.net is net):
             raise ValidationError("plan for the dense backend must be DenseReference(net) of this network")
         return run_dense(plan or DenseReference(net), stimulus, int(steps), int(batch), record, record_membrane)
-    if plan is not None and not (isinstance(plan, Plan) and plan.names == tuple(p.name for p in net.order)):
-        raise ValidationError("plan for the event backend must be compile_network(net) of this network")
+    if plan is not None and not (isinstance(plan, Plan) and plan.compiled_from(net)):
+        raise ValidationError("plan for the event backend must be compile_network(net) of this network, "
+                              "compiled after its populations and projections last changed")
     return run_event(plan or compile_network(net), stimulus, int(steps), int(batch), record, record_membrane)
 
 
