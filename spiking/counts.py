@@ -45,12 +45,23 @@ class Counts:
 
     __hash__ = None
 
+    def __post_init__(self):
+        if not isinstance(self.batch, (int, np.integer)) or self.batch < 1:
+            raise ValidationError(f"Counts: batch must be a positive int, got {self.batch!r}")
+        steps = np.shape(self.spikes)[0] if np.ndim(self.spikes) == 2 else -1
+        for keys, names in ((POPULATION_COUNTS, self.populations), (PROJECTION_COUNTS, self.projections)):
+            for key in keys:
+                values = np.asarray(getattr(self, key))
+                if values.shape != (steps, len(names)) or values.dtype.kind not in "iu" or (values < 0).any():
+                    raise ValidationError(f"Counts: {key} must be non-negative integers of shape "
+                                          f"[steps, {len(names)}], got {values.dtype} {values.shape}")
+
     @classmethod
     def combine(cls, parts) -> "Counts":
         """The ledger of several runs of one network over the same steps, as if run as one batch."""
         parts = list(parts)
-        if not parts:
-            raise ValidationError("Counts.combine: no runs to combine")
+        if not parts or not all(isinstance(c, Counts) for c in parts):
+            raise ValidationError("Counts.combine: needs one or more Counts")
         first = parts[0]
         for other in parts[1:]:
             if (other.projections, other.populations, other.steps) != (first.projections, first.populations,
@@ -61,7 +72,7 @@ class Counts:
 
     def head(self, steps: int) -> "Counts":
         """The ledger of the first ``steps`` steps: what a run of that length counted."""
-        if not 1 <= steps <= self.steps:
+        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= self.steps:
             raise ValidationError(f"Counts.head: steps must lie in [1, {self.steps}], got {steps}")
         arrays = {key: getattr(self, key)[:steps].copy() for key in PROJECTION_COUNTS + POPULATION_COUNTS}
         return type(self)(self.projections, self.populations, self.batch, **arrays)

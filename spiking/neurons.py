@@ -38,6 +38,11 @@ def _as_param(value, name: str, model: str) -> np.ndarray:
     return arr.astype(np.float64)
 
 
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+MAX_REFRACTORY = 2 ** 62
+"""Longest refractory period in steps: the kernels count it down in int64."""
+
+
 @dataclass(frozen=True, eq=False)
 class IF(ByValue):
     """Integrate-and-fire neuron: no leak, ``v += I`` each step."""
@@ -58,16 +63,21 @@ class IF(ByValue):
         for f in fields(self):
             if f.name == "reset":
                 continue
-            arr = _as_param(getattr(self, f.name), f.name, model)
+            value = getattr(self, f.name)
+            arr = _as_param(value, f.name, model)
             if np.isnan(arr).any():
                 raise ValidationError(f"{model}: {f.name} contains NaN")
             if f.name == "v_threshold":
                 if (arr <= 0).any():
                     raise ValidationError(f"{model}: v_threshold must be > 0 (+inf for a non-spiking readout), got min {arr.min()}")
-            elif not np.isfinite(arr).all():
-                raise ValidationError(f"{model}: {f.name} must be finite")
-            if f.name == "refractory" and ((arr < 0).any() or (arr != np.round(arr)).any()):
-                raise ValidationError(f"{model}: refractory must be a whole number of steps >= 0")
+            elif not (np.abs(arr) <= _FLOAT32_MAX).all():
+                raise ValidationError(f"{model}: {f.name} must be finite in float32, the runtime's precision")
+            if f.name == "refractory" and ((arr < 0).any() or (arr > MAX_REFRACTORY).any() or (arr != np.round(arr)).any()):
+                raise ValidationError(f"{model}: refractory must be a whole number of steps in [0, 2**62]")
+            if isinstance(value, np.ndarray):       # a private read-only copy: the caller's array may change
+                value = value.copy()
+                value.flags.writeable = False
+                object.__setattr__(self, f.name, value)
             if f.name in ("beta", "alpha", "alpha_inh") and ((arr < 0).any() or (arr > 1).any()):
                 raise ValidationError(f"{model}: {f.name} must lie in [0, 1], got range [{arr.min()}, {arr.max()}]")
 

@@ -6,6 +6,8 @@ inputs times non-zero synapses); dense MACs count every synapse of the weighted 
 (zero weights included, convolution borders exact); membrane updates count every neuron at step 0,
 then the neurons whose membrane changed. Both backends must give the hand-computed figures.
 """
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -253,7 +255,26 @@ def test_combining_and_cutting_ledgers_refuses_what_does_not_fit():
     assert sp.Counts.combine([long.head(3), short]).batch == 3
     with pytest.raises(sp.ValidationError, match="differ in layers or steps"):
         sp.Counts.combine([short, long])
-    with pytest.raises(sp.ValidationError, match="no runs"):
-        sp.Counts.combine([])
-    with pytest.raises(sp.ValidationError, match=r"steps must lie in \[1, 4\]"):
-        long.head(5)
+    for parts in ([], [short, 5]):
+        with pytest.raises(sp.ValidationError, match="needs one or more Counts"):
+            sp.Counts.combine(parts)
+    for steps in (5, 2.5):
+        with pytest.raises(sp.ValidationError, match=r"steps must lie in \[1, 4\]"):
+            long.head(steps)
+
+
+@pytest.mark.parametrize("change,message", [
+    (dict(batch=0), "batch must be a positive int"),
+    (dict(spikes="counts"), "spikes must be non-negative integers"),
+    (dict(synaptic_events=-np.ones((3, 1), np.int64)), "synaptic_events must be non-negative integers"),
+    (dict(dense_macs=np.ones((3, 1))), "dense_macs must be non-negative integers"),
+    (dict(neuron_updates=np.ones((2, 2), np.int64)), r"neuron_updates must be .* of shape \[steps, 2\]"),
+])
+def test_a_ledger_is_checked(change, message):
+    net = sp.Network()
+    net.input("in", (2,))
+    net.population("out", sp.IF(), (1,))
+    net.connect("in", "out", sp.Linear(np.ones((1, 2))))
+    counts = sp.run(net, sp.spikes(np.ones((3, 1, 2), np.uint8))).counts
+    with pytest.raises(sp.ValidationError, match=f"Counts: {message}"):
+        dataclasses.replace(counts, **change)

@@ -360,5 +360,13 @@ def test_counts_alone_price_the_same_and_must_match_the_network(hand_profile):
     assert price(result.counts, net, hand_profile).total() == price(result, net, hand_profile).total()
     with pytest.raises(sp.ValidationError, match="do not belong to this network"):
         price(result, lenet(), hand_profile)
+    wider = sp.Network()                      # same names, other sizes: its prices would be another network's
+    wider.input("in", (300,))
+    wider.population("a", sp.LIF(beta=0.5, bias=0.25), (200,))
+    wider.population("b", sp.IF(), (2,))
+    wider.connect("in", "a", sp.Linear(np.ones((200, 300))), name="q1")
+    wider.connect("a", "b", sp.Linear(np.ones((2, 200))), name="q2")
+    with pytest.raises(sp.ValidationError, match=r"neuron updates per step \[0, 2, 2\] vs \[0, 200, 2\]"):
+        price(result, wider, hand_profile)
     with pytest.raises(sp.ValidationError, match="reuse must be one of"):
         price(result, net, hand_profile, reuse="some")

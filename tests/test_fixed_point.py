@@ -82,6 +82,16 @@ def test_fixed_networks_reject_what_integers_cannot_run():
         sp.compile_network(avg)
 
 
+@pytest.mark.parametrize("scale", [0, -1, np.inf, np.nan])
+def test_fixed_point_needs_a_finite_positive_input_scale(scale):
+    net = sp.Network()
+    net.input("in", (2,))
+    net.population("a", sp.IF(), (1,))
+    net.connect("in", "a", Linear(np.ones((1, 2), np.float32)))
+    with pytest.raises(sp.SpikingError, match="input_scale must be finite and > 0"):
+        fixed_point(net, 8, input_scale=scale)     # inf would round every input weight to 0
+
+
 @st.composite
 def fixed_networks(draw):
     """A random integer network: a convolution, then a pool (sum or max) with Linear or Sparse

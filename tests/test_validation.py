@@ -53,10 +53,36 @@ def test_sparse_non_finite_values_and_bad_structure():
 
 
 def test_weight_dimensions():
-    with raises("Linear: weight must have 2 dimensions"):
+    with raises("Linear: weight must have 2 non-empty dimensions"):
         sp.Linear(np.ones(3))
-    with raises("Conv2d: weight must have 4 dimensions"):
+    with raises("Conv2d: weight must have 4 non-empty dimensions"):
         sp.Conv2d(np.ones((3, 3)))
+    with raises(r"Conv2d: weight must have 4 non-empty dimensions, got shape \(2, 1, 0, 0\)"):
+        sp.Conv2d(np.ones((2, 1, 0, 0)))       # a 0x0 kernel would make a (2, 4, 4) output of a 3x3 input
+    with raises("Linear: weight must have 2 non-empty dimensions"):
+        sp.Linear(np.ones((0, 4)))
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(n_post=2.5, pre_ptr=[0, 1], post=[1], values=[1.0]), "n_post must be a positive int, got 2.5"),
+    (dict(n_post=0, pre_ptr=[0, 0], post=[], values=[]), "n_post must be a positive int"),
+    (dict(n_post=3, pre_ptr=[0, 2, 2], post=[[0, 1], [2, 0]], values=[[1, 1], [1, 1]]), "post must be a 1-D array"),
+    (dict(n_post=3, pre_ptr=[0, 1], post=[1.7], values=[1.0]), "post must be a 1-D array of whole numbers"),
+    (dict(n_post=3, pre_ptr=[0.5, 1], post=[1], values=[1.0]), "pre_ptr must be a 1-D array of whole numbers"),
+])
+def test_sparse_indices_are_whole_numbers(kwargs, message):
+    with raises(f"Sparse: {message}"):
+        sp.Sparse(**kwargs)
+
+
+def test_ops_and_neurons_keep_their_own_copy_of_arrays():
+    w, thr = np.ones((2, 4), np.float32), np.ones(2)
+    op, neuron = sp.Linear(w), sp.IF(v_threshold=thr)
+    w[:] = np.nan                                  # changed after the checks: the op and neuron must not see it
+    thr[:] = -5
+    assert np.isfinite(op.weight).all() and (neuron.v_threshold == 1).all()
+    with pytest.raises(ValueError, match="read-only"):
+        op.weight[0, 0] = np.nan
 
 
 def test_conv_and_pool_parameters():
@@ -169,18 +195,20 @@ def test_decay_outside_unit_interval(key, value):
         sp.CubaLIF(**{key: value})
 
 
-@pytest.mark.parametrize("value", [1.5, -1, np.array([1, 0.5])])
+@pytest.mark.parametrize("value", [1.5, -1, np.array([1, 0.5]), 1e19])
 def test_refractory_must_be_whole_steps(value):
-    with raises("LIF: refractory must be a whole number of steps >= 0"):
-        sp.LIF(refractory=value)
+    with raises(r"LIF: refractory must be a whole number of steps in \[0, 2\*\*62\]"):
+        sp.LIF(refractory=value)             # 1e19 would wrap around in the kernels' int64 countdown
 
 
 @pytest.mark.parametrize("key", ["bias", "v_init", "v_reset", "v_leak"])
 def test_non_finite_parameters(key):
     with raises(f"LIF: {key} contains NaN"):
         sp.LIF(**{key: np.nan})
-    with raises(f"LIF: {key} must be finite"):
+    with raises(f"LIF: {key} must be finite in float32"):
         sp.LIF(**{key: np.inf})
+    with raises(f"LIF: {key} must be finite in float32"):
+        sp.LIF(**{key: 1e300})               # finite in float64, infinite in the runtime's float32
 
 
 def test_missing_parameter():
@@ -358,24 +386,29 @@ def test_run_argument_checks():
         sp.run(free, steps=2, batch=0)
 
 
-def test_a_plan_runs_only_the_network_it_was_compiled_from():
+@pytest.mark.parametrize("backend", ["event", "dense"])
+def test_a_plan_runs_only_the_network_it_was_prepared_from(backend):
+    from spiking.runtime.dense import DenseReference
+
+    prepare = sp.compile_network if backend == "event" else DenseReference
     net = small_net()
     stim = sp.spikes(np.ones((3, 1, 4)))
-    plan = sp.compile_network(net)
-    np.testing.assert_array_equal(sp.run(net, stim, plan=plan).membrane, sp.run(net, stim).membrane)
+    plan = prepare(net)
+    fresh = sp.run(net, stim, backend=backend).membrane
+    np.testing.assert_array_equal(sp.run(net, stim, backend=backend, plan=plan).membrane, fresh)
     wider = sp.Network()                           # same names, a wider input: its plan would read past the stimulus
     wider.input("in", (400,))
     wider.population("h", sp.LIF(), (3,))
     wider.connect("in", "h", sp.Linear(np.ones((3, 400))), name="in->h")
     twin = small_net()                             # same layout, another network
-    message = "plan for the event backend must be compile_network"
-    for other in (sp.compile_network(wider), sp.compile_network(twin), "plan"):
-        with raises(message):
-            sp.run(net, stim, plan=other)
-    net.population("extra", sp.LIF(), (2,))        # changed after compiling
+    other_kind = DenseReference(net) if backend == "event" else sp.compile_network(net)
+    for other in (prepare(wider), prepare(twin), other_kind, "plan"):
+        with raises("plan must be .* of this network"):
+            sp.run(net, stim, backend=backend, plan=other)
+    net.population("extra", sp.LIF(), (2,))        # changed after preparing
     net.connect("h", "extra", sp.Linear(np.ones((2, 3))), name="h->extra")
-    with raises(message):
-        sp.run(net, stim, plan=plan)
+    with raises("prepared after its populations and projections last changed"):
+        sp.run(net, stim, backend=backend, plan=plan)
 
 
 def test_recording_an_analog_input_is_refused():
@@ -401,6 +434,29 @@ def test_hand_built_stimulus_is_checked(override, message):
     sp.Stimulus(**fields)
     with raises(message):
         sp.Stimulus(**{**fields, **override})
+
+
+def test_a_stimulus_keeps_its_own_checked_arrays():
+    index, ptr = np.array([0, 3]), np.array([0, 1, 2])
+    stim = sp.Stimulus(1, 2, (4,), ptr, index, np.array([1.0, 2.0]), analog=False)
+    index[1], ptr[1] = 10 ** 12, 10 ** 9           # after the checks: the kernel would read and write far away
+    np.testing.assert_array_equal(stim.index, [0, 3])
+    np.testing.assert_array_equal(stim.ptr, [0, 1, 2])
+    with pytest.raises(ValueError, match="read-only"):
+        stim.index[1] = 10 ** 12
+    net = small_net()
+    np.testing.assert_array_equal(sp.run(net, stim, 1).membrane, sp.run(net, sp.spikes([[[1, 0, 0, 0], [0, 0, 0, 2]]]), 1).membrane)
+
+
+@pytest.mark.parametrize("make,shape", [
+    (lambda: sp.spikes(np.ones((3, 0, 4))), r"\(3, 0, 4\)"),
+    (lambda: sp.spikes(np.ones((0, 1, 4))), r"\(0, 1, 4\)"),
+    (lambda: sp.currents(np.ones((0, 4))), r"\(0, 4\)"),
+    (lambda: sp.poisson(np.full((0, 4), 0.5), 3), r"\(3, 0, 4\)"),
+])
+def test_a_stimulus_needs_a_step_a_sample_and_a_neuron(make, shape):
+    with raises(f"need at least one step, sample and neuron, got shape {shape}"):
+        make()
 
 
 def test_receptor_must_be_known_and_fit_the_neuron():

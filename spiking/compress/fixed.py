@@ -91,8 +91,8 @@ def fixed_point(net: Network, bits: int = 8, *, per_channel: bool = False, input
     integer threshold, bias and membrane, and 12-bit decays (see the module docstring). Feed it
     ``round(x * input_scale)`` where ``net`` took ``x``."""
     levels(bits)
-    if not input_scale > 0:
-        raise ConversionError(f"input_scale must be > 0, got {input_scale}")
+    if not 0 < input_scale < np.inf:
+        raise ConversionError(f"input_scale must be finite and > 0, got {input_scale}")
     net.validate()
     units_of_activity = {pop.name: (1.0 / input_scale if pop.is_input else 1.0) for pop in net.order}
     for proj in net.projections.values():

@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from ..counts import Counts
 from ..errors import ValidationError
 from ..network import Network
@@ -174,9 +176,12 @@ def price(result, net: Network, profile="horowitz45-fp32", *, reuse: str = "none
     counts = result if isinstance(result, Counts) else getattr(result, "counts", None)
     if not isinstance(counts, Counts):
         raise ValidationError(f"price needs a RunResult or Counts, got {type(result).__name__}")
-    if counts.projections != tuple(net.projections) or counts.populations != tuple(p.name for p in net.order):
+    sizes = np.array([0 if p.is_input else p.size for p in net.order]) * counts.batch
+    if (counts.projections != tuple(net.projections) or counts.populations != tuple(p.name for p in net.order)
+            or (counts.neuron_updates != sizes).any()):
         raise ValidationError("counts do not belong to this network: projections "
-                              f"{counts.projections} vs {tuple(net.projections)}")
+                              f"{counts.projections} vs {tuple(net.projections)}, neuron updates per step "
+                              f"{counts.neuron_updates[0].tolist()} vs {sizes.tolist()}")
     prof = get_profile(profile)
     dense_reason = None
     if prof.all_in:

@@ -174,6 +174,12 @@ class Network:
         pops = list(self.populations.values())
         return [p for p in pops if p.is_input] + [p for p in pops if not p.is_input]
 
+    @property
+    def layout(self) -> tuple:
+        """Each population's name and shape in run order, and the projections' names: what a
+        prepared plan (``compile_network``, ``DenseReference``) is laid out by."""
+        return tuple((p.name, p.shape) for p in self.order), tuple(self.projections)
+
     def rank(self, name: str) -> int:
         return [p.name for p in self.order].index(name)
 

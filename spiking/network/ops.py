@@ -21,11 +21,24 @@ def _pair(v, name: str) -> tuple[int, int]:
 
 
 def _weight(w, ndim: int, op: str) -> np.ndarray:
-    arr = np.ascontiguousarray(np.asarray(w, dtype=np.float32))
-    if arr.ndim != ndim:
-        raise ValidationError(f"{op}: weight must have {ndim} dimensions, got shape {arr.shape}")
+    """``w`` as a private read-only float32 copy, checked: the caller's array may change later."""
+    arr = np.array(w, dtype=np.float32, order="C")
+    if arr.ndim != ndim or arr.size == 0:
+        raise ValidationError(f"{op}: weight must have {ndim} non-empty dimensions, got shape {arr.shape}")
     if not np.isfinite(arr).all():
         raise ValidationError(f"{op}: weight contains NaN or infinite values")
+    arr.flags.writeable = False
+    return arr
+
+
+def _indices(values, name: str) -> np.ndarray:
+    """``values`` as a private read-only 1-D int64 copy, refusing anything but whole numbers."""
+    arr = np.asarray(values)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"
+                         and not (arr.dtype.kind == "f" and np.isfinite(arr).all() and (arr == np.round(arr)).all())):
+        raise ValidationError(f"Sparse: {name} must be a 1-D array of whole numbers, got {arr.dtype} {arr.shape}")
+    arr = np.array(arr, np.int64)
+    arr.flags.writeable = False
     return arr
 
 
@@ -57,10 +70,12 @@ class Sparse(ByValue):
     values: np.ndarray
 
     def __post_init__(self):
-        ptr = np.asarray(self.pre_ptr, dtype=np.int64)
-        post = np.asarray(self.post, dtype=np.int64)
-        vals = np.asarray(self.values, dtype=np.float32)
-        if ptr.ndim != 1 or len(ptr) < 1 or ptr[0] != 0 or (np.diff(ptr) < 0).any() or ptr[-1] != len(post):
+        if not isinstance(self.n_post, (int, np.integer)) or isinstance(self.n_post, bool) or self.n_post < 1:
+            raise ValidationError(f"Sparse: n_post must be a positive int, got {self.n_post!r}")
+        ptr, post = _indices(self.pre_ptr, "pre_ptr"), _indices(self.post, "post")
+        vals = np.array(self.values, dtype=np.float32)
+        vals.flags.writeable = False
+        if len(ptr) < 1 or ptr[0] != 0 or (np.diff(ptr) < 0).any() or ptr[-1] != len(post):
             raise ValidationError("Sparse: pre_ptr must start at 0, never decrease and end at len(post)")
         if post.shape != vals.shape:
             raise ValidationError(f"Sparse: post {post.shape} and values {vals.shape} differ in shape")

@@ -59,13 +59,18 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
     if backend == "dense":
         from .dense import DenseReference, run_dense  # torch loads only for the dense reference
 
-        if plan is not None and not (isinstance(plan, DenseReference) and plan.net is net):
-            raise ValidationError("plan for the dense backend must be DenseReference(net) of this network")
+        _check_plan(plan, DenseReference, "DenseReference(net)", net)
         return run_dense(plan or DenseReference(net), stimulus, int(steps), int(batch), record, record_membrane)
-    if plan is not None and not (isinstance(plan, Plan) and plan.compiled_from(net)):
-        raise ValidationError("plan for the event backend must be compile_network(net) of this network, "
-                              "compiled after its populations and projections last changed")
+    _check_plan(plan, Plan, "compile_network(net)", net)
     return run_event(plan or compile_network(net), stimulus, int(steps), int(batch), record, record_membrane)
+
+
+def _check_plan(plan, kind: type, made_by: str, net: Network) -> None:
+    """A plan must be prepared from ``net`` itself, with the populations and projections it has now:
+    the kernels trust its layout."""
+    if plan is not None and not (isinstance(plan, kind) and plan.net is net and plan.layout == net.layout):
+        raise ValidationError(f"plan must be {made_by} of this network, prepared after its populations and "
+                              "projections last changed")
 
 
 __all__ = ["run", "RunResult", "Stimulus", "spikes", "currents", "poisson", "compile_network", "Plan"]

@@ -231,18 +231,16 @@ class Plan:
     n_slots: int                 # ring-buffer depth: max delay + 1
     perm: tuple                  # per population: C-order index of each internal position
     fixed: bool = False          # integer arithmetic: int64 neuron (FIXED_ROWS), weights and conv_scale
-    source: object = field(default=None, repr=False, compare=False)  # the Network it was compiled from
+    net: object = field(default=None, repr=False, compare=False)  # the Network it was compiled from
 
     @property
     def n_neurons(self) -> int:
         return int(self.start[-1])
 
-    def compiled_from(self, net) -> bool:
-        """Whether this is ``compile_network(net)`` and ``net`` still has the populations (names and
-        shapes, in run order) and projections it had then: the kernel trusts the plan's layout."""
-        return (self.source is net and self.names == tuple(p.name for p in net.order)
-                and self.shapes == tuple(p.shape for p in net.order)
-                and self.projection_names == tuple(net.projections))
+    @property
+    def layout(self) -> tuple:
+        """``Network.layout`` of the network as compiled."""
+        return tuple(zip(self.names, self.shapes)), self.projection_names
 
 
 NEURON_ROWS = ("v_threshold", "beta", "v_leak", "alpha", "v_reset", "bias", "v_init", "alpha_inh")
@@ -419,7 +417,7 @@ def compile_network(net: Network) -> Plan:
         fanout=cat(fanout, np.int64), conv_pre=np.concatenate(conv_pre) if conv_pre else np.zeros((0, 4), np.int64),
         gate_off=gate_off, gate_window=cat(gate_window, np.int64),
         gate_best_off=gate_best_off, n_gate_best=n_best, n_slots=int(max([p.delay for p in projs], default=0)) + 1,
-        perm=tuple(perm), fixed=fixed, source=net,
+        perm=tuple(perm), fixed=fixed, net=net,
     )
 
 

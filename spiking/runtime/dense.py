@@ -39,7 +39,7 @@ def _apply(op, x: torch.Tensor, weight: torch.Tensor | None = None, as_sum: bool
 
 def _weights(op) -> torch.Tensor | None:
     if isinstance(op, (Linear, Conv2d)):
-        return torch.from_numpy(op.weight)
+        return torch.tensor(op.weight)                  # a copy: the op keeps its weights read-only
     if isinstance(op, Sparse):
         return torch.from_numpy(op.to_dense())
     return None
@@ -130,7 +130,7 @@ class DenseReference:
 
     def __init__(self, net: Network):
         net.validate()
-        self.net = net
+        self.net, self.layout = net, net.layout
         self.fixed = fixed_arithmetic(net)
         self.order = net.order
         rank = {pop.name: k for k, pop in enumerate(self.order)}

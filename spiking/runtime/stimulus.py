@@ -32,12 +32,14 @@ class Stimulus:
     constant: bool = False
 
     def __post_init__(self):
-        # The kernels index with these arrays unchecked: a bad row would write out of bounds.
+        # The kernels index with these arrays unchecked: a bad row would write out of bounds. They are
+        # private read-only copies, so nothing can change them once checked.
         shape = tuple(int(d) for d in self.shape)
         object.__setattr__(self, "shape", shape)
-        object.__setattr__(self, "ptr", np.ascontiguousarray(self.ptr, np.int64))
-        object.__setattr__(self, "index", np.ascontiguousarray(self.index, np.int64))
-        object.__setattr__(self, "value", np.ascontiguousarray(self.value, np.float32))
+        for name, dtype in (("ptr", np.int64), ("index", np.int64), ("value", np.float32)):
+            array = np.array(getattr(self, name), dtype, order="C")
+            array.flags.writeable = False
+            object.__setattr__(self, name, array)
         ptr, index, value = self.ptr, self.index, self.value
         rows = self.steps * self.batch
         if self.steps < 1 or self.batch < 1 or (self.constant and self.steps != 1) or min(shape, default=0) < 1:
@@ -81,6 +83,9 @@ def _to_numpy(x) -> np.ndarray:
 
 
 def _from_dense(frames: np.ndarray, analog: bool, constant: bool = False) -> Stimulus:
+    if frames.size == 0:
+        raise ValidationError(f"{'currents' if analog else 'spikes'} need at least one step, sample and neuron, "
+                              f"got shape {frames.shape[1:] if constant else frames.shape}")
     steps, batch = frames.shape[:2]
     flat = frames.reshape(steps * batch, -1)
     rows, index = np.nonzero(flat)
