@@ -21,24 +21,32 @@ last event (ESIM, Rebecq et al. 2018; v2e, Hu et al. 2021)::
 
 Random draws come from ``np.random.default_rng(seed)`` in this order: ``theta_on`` ``[H, W]``,
 ``theta_off`` ``[H, W]``, leak phases ``[H, W]``, then the shot noise. Same seed, same events.
+
+A video and camera that make more than ``MAX_EVENTS`` (2**26) threshold crossings (emitted or not),
+or events with the shot noise, get a ``ValidationError``: the kernel stops there, and the noise is
+checked before it is drawn, so neither time nor memory grows without bound (a huge leak rate or
+shot-noise rate, or a jump of many thresholds in ``emulate_log``).
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..kernels.emulator import emulate_pixels
 from .events import EVENT_DTYPE
-from .events import whole_number
 
 MIN_THRESHOLD = 0.01
+MAX_EVENTS = 2 ** 26
 
 
 def _positive(value, name: str, low: float = 0.0, strict: bool = False) -> float:
     ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not (ok and np.isfinite(value) and (value > low if strict else value >= low)):
+    # exact for ints of any size; False for inf and NaN
+    if not (ok and abs(value) <= sys.float_info.max and (value > low if strict else value >= low)):
         raise ValidationError(f"DVS: {name} must be a finite number {'>' if strict else '>='} {low}, got {value!r}")
     return float(value)
 
@@ -120,6 +128,12 @@ def emulate_log(levels, timestamps, camera: DVS = DVS(), seed: int = 0) -> np.nd
     return _events(levels, times, camera, seed)
 
 
+def _too_many_events(what: str) -> ValidationError:
+    return ValidationError(f"emulate: this video and camera make more than MAX_EVENTS = {MAX_EVENTS:,} {what}; "
+                           "lower leak_rate or shot_noise_rate, raise the thresholds, or emulate a shorter or "
+                           "smaller video")
+
+
 def _events(levels, times, camera: DVS, seed) -> np.ndarray:
     steps, height, width = levels.shape
     rng = np.random.default_rng(whole_number(seed, "seed", 0, 2 ** 63 - 1))
@@ -129,9 +143,17 @@ def _events(levels, times, camera: DVS, seed) -> np.ndarray:
     phase = rng.random((height, width))
     d_init = phase * theta_on if camera.leak_rate > 0 else np.zeros((height, width))
     drift = camera.leak_rate * 1e-6 * theta_on
-    x, y, t, p = emulate_pixels(levels, times, theta_on, theta_off, drift, camera.refractory, d_init)
+    x, y, t, p, done = emulate_pixels(levels, times, theta_on, theta_off, drift, camera.refractory, d_init,
+                                      MAX_EVENTS)
+    if not done:
+        raise _too_many_events("threshold crossings (emitted or not)")
     duration = int(times[-1] - times[0])
-    noise = rng.poisson(camera.shot_noise_rate * height * width * duration * 1e-6) if camera.shot_noise_rate else 0
+    expected = float(camera.shot_noise_rate) * height * width * duration * 1e-6     # inf, not an error, past float
+    if len(x) + expected > MAX_EVENTS:
+        raise _too_many_events(f"events ({len(x):,} from the video, {expected:.3g} of shot noise expected)")
+    noise = rng.poisson(expected) if camera.shot_noise_rate else 0
+    if len(x) + noise > MAX_EVENTS:
+        raise _too_many_events(f"events ({len(x):,} from the video, {noise:,} of shot noise)")
     if noise:
         x = np.concatenate([x, rng.integers(0, width, noise).astype(np.uint16)])
         y = np.concatenate([y, rng.integers(0, height, noise).astype(np.uint16)])

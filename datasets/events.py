@@ -10,21 +10,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..checks import MAX_WHOLE, whole_number
 from ..errors import ValidationError
 
 EVENT_DTYPE = np.dtype([("x", "<u2"), ("y", "<u2"), ("t", "<i8"), ("p", "u1")])
 """x, y: pixel column and row; t: microseconds; p: polarity, 0 (OFF) or 1 (ON)."""
 
 _MAX_COORD = int(np.iinfo(EVENT_DTYPE["x"]).max) + 1
-MAX_SPAN = 2 ** 62
-
-
-def whole_number(value, name: str, low: int, high: int = MAX_SPAN) -> int:
-    """``value`` as an int, or a ``ValidationError`` unless it is a whole number in ``[low, high]``."""
-    number = isinstance(value, (int, np.integer, float, np.floating)) and not isinstance(value, (bool, np.bool_))
-    if not (number and np.isfinite(value) and int(value) == value and low <= value <= high):
-        raise ValidationError(f"{name} must be a whole number in [{low}, {high}], got {value!r}")
-    return int(value)
+MAX_SPAN = MAX_WHOLE
+"""Times lie within +-MAX_SPAN µs, so the difference of two fits int64."""
 
 
 def sensor_shape(sensor_size) -> tuple[int, int, int]:
@@ -32,13 +26,21 @@ def sensor_shape(sensor_size) -> tuple[int, int, int]:
     try:
         dims = tuple(int(d) for d in sensor_size)
         whole = all(d == s for d, s in zip(dims, sensor_size))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         dims, whole = (), False
     if (not whole or len(dims) not in (2, 3) or not 1 <= dims[0] <= _MAX_COORD or not 1 <= dims[1] <= _MAX_COORD
             or (len(dims) == 3 and dims[2] not in (1, 2))):
         raise ValidationError(f"sensor_size must be (W, H) or (W, H, P) with 1 <= W, H <= {_MAX_COORD} and "
                               f"P in (1, 2), got {sensor_size!r}")
     return dims if len(dims) == 3 else dims + (2,)
+
+
+def within_span(t: np.ndarray) -> bool:
+    """Whether times in non-decreasing order lie within ``+-MAX_SPAN``, as their first and last show.
+
+    There ``t - d`` fits int64 for any duration ``0 <= d <= MAX_SPAN``, which the transform kernels rely on.
+    """
+    return not len(t) or (-MAX_SPAN <= t[0] and t[-1] <= MAX_SPAN)
 
 
 def _whole(values: np.ndarray, field: str, where: str) -> np.ndarray:
@@ -84,8 +86,9 @@ def validate_events(events, sensor_size=None, name: str = "events") -> np.ndarra
 
     ``events`` is a structured array with fields ``x, y, t`` and ``p`` (or ``on``), any integer types,
     any field order. Checks: coordinates within ``sensor_size`` (``(W, H)`` or ``(W, H, P)``; without
-    it, within the dtype's range), whole timestamps in non-decreasing order, polarity bool, 0/1 or
-    -1/1, no NaN. ``name`` starts every error message. An ``EVENT_DTYPE`` input comes back as a copy.
+    it, within the dtype's range), whole timestamps within ``+-2**62`` µs in non-decreasing order,
+    polarity bool, 0/1 or -1/1, no NaN. ``name`` starts every error message. An ``EVENT_DTYPE`` input
+    comes back as a copy.
     """
     names = getattr(getattr(events, "dtype", None), "names", None)
     if not isinstance(events, np.ndarray) or names is None or events.ndim != 1:
@@ -107,6 +110,9 @@ def validate_events(events, sensor_size=None, name: str = "events") -> np.ndarra
         i = int(np.argmax(late)) + 1
         raise ValidationError(f"{name}[{i}]: t = {t[i]} is earlier than the event before it (t = {t[i - 1]}); "
                               "a sample's events must be in time order (np.argsort(t, kind='stable'))")
+    if not within_span(t):
+        i = int(np.argmax((t < -MAX_SPAN) | (t > MAX_SPAN)))
+        raise ValidationError(f"{name}[{i}]: t = {t[i]} is outside +-2**62 µs")
     out["t"] = t
     out["p"] = _polarity(events[pol], name)
     return out

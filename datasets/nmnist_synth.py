@@ -20,10 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from tqdm import tqdm
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..kernels.emulator import render_shifted_log
 from .emulator import DVS, emulate_log
-from .events import EVENT_DTYPE, whole_number
+from .events import EVENT_DTYPE
 from .hdf5 import read_events, write_events
 from .mnist import mnist_subset
 

@@ -1,9 +1,10 @@
 """Event-stream transforms: frames, denoise, refractory filter, downsample, crop and flips.
 
-Each function checks its events (``checked_events``) and parameters in Python, then runs one numba
-kernel (``spiking.kernels.transforms``). Results match Tonic's transform of the same name, value for
-value, except where Tonic is wrong; each such place is listed in the function's docstring and
-tested (``tests/test_transforms.py``):
+Each function checks its events (``checked_events``; times within ``+-2**62`` µs) and parameters in
+Python, then runs one numba kernel (``spiking.kernels.transforms``). ``denoise`` and
+``refractory_filter`` keep a timestamp per pixel and take sensors of at most 2**26 pixels (8192 x
+8192). Results match Tonic's transform of the same name, value for value, except where Tonic is
+wrong; each such place is listed in the function's docstring and tested (``tests/test_transforms.py``):
 
 - ``to_frames``: Tonic returns an empty recording's frame as ``(1, P, W, H)``; ours is ``(1, P, H, W)``.
   Tonic's ``n_time_bins`` floors the bin width to whole µs and ends the last bin before the last
@@ -18,19 +19,25 @@ Events come back as ``EVENT_DTYPE`` arrays, never as views of the input.
 """
 from __future__ import annotations
 
+from fractions import Fraction
+
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, flip_events, refractory_mask,
                                  remap_events, select_events)
-from .events import EVENT_DTYPE, MAX_SPAN, sensor_shape, validate_events, whole_number
+from .events import EVENT_DTYPE, MAX_SPAN, sensor_shape, validate_events, within_span
 
 _MAX_FRAME_CELLS = 2 ** 31
+_MAX_FILTER_PIXELS = 2 ** 26
 _INT16_MAX = int(np.iinfo(np.int16).max)
 
 
 def _is_event_array(events) -> bool:
-    return isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE and events.ndim == 1
+    """An ``EVENT_DTYPE`` array whose first and last ``t`` lie within ``+-2**62``: a kernel may check the rest."""
+    return (isinstance(events, np.ndarray) and events.dtype == EVENT_DTYPE and events.ndim == 1
+            and within_span(events["t"]))
 
 
 def checked_events(events, sensor_size, name: str = "events") -> np.ndarray:
@@ -56,7 +63,7 @@ def _rejected(events, sensor_size) -> ValidationError:
 def _too_many(frames: int, max_frames: int) -> None:
     if frames > max_frames:
         raise ValidationError(f"to_frames: {frames} frames would hold more than 2**31 counts (at most {max_frames} "
-                              f"frames of this sensor); use a longer window or fewer bins")
+                              f"frames of this sensor); use fewer, longer frames or a smaller sensor")
 
 
 def _slices_by_time(t, window, overlap, include_incomplete, start_time, end_time, max_frames):
@@ -67,6 +74,7 @@ def _slices_by_time(t, window, overlap, include_incomplete, start_time, end_time
     start = t[0] if start_time is None and len(t) else start_time
     end = t[-1] if end_time is None and len(t) else end_time
     if start is None or end is None:
+        _too_many(1, max_frames)
         return np.zeros(1, np.int64), np.zeros(1, np.int64)
     start = whole_number(start, "start_time", -MAX_SPAN)
     end = whole_number(end, "end_time", -MAX_SPAN)
@@ -74,16 +82,18 @@ def _slices_by_time(t, window, overlap, include_incomplete, start_time, end_time
     count = max((-(-span // stride) if include_incomplete else span // stride) + 1, 1)
     _too_many(count, max_frames)
     opens = np.arange(count, dtype=np.int64) * stride + start
-    return np.searchsorted(t, opens), np.searchsorted(t, opens + window)
+    # every t <= 2**62: a window that would end past 2**62 + 1 (or past int64) ends there instead
+    return np.searchsorted(t, opens), np.searchsorted(t, np.minimum(opens, MAX_SPAN + 1 - window) + window)
 
 
-def _slices_by_count(n, count, overlap, include_incomplete):
+def _slices_by_count(n, count, overlap, include_incomplete, max_frames):
     """Tonic's ``SliceByEventCount``: ``count`` events per slice, each ``count - overlap`` after the last."""
     count = whole_number(count, "event_count", 1)
     overlap = whole_number(overlap, "overlap", 0, count - 1)
     stride = count - overlap
     size = min(count, n)
     slices = (-(-(n - size) // stride) if include_incomplete else (n - size) // stride) + 1
+    _too_many(slices, max_frames)
     starts = np.arange(slices, dtype=np.int64) * stride
     return starts, np.minimum(starts + size, n)
 
@@ -96,15 +106,24 @@ def _bin_overlap(overlap) -> float:
 
 
 def _slices_by_time_bins(t, bins, overlap, max_frames):
-    """``bins`` windows over the recording's ``t[-1] - t[0] + 1`` µs, each enlarged by ``overlap`` (Tonic's)."""
+    """``bins`` windows over the recording's ``t[-1] - t[0] + 1`` µs, each enlarged by ``overlap`` (Tonic's).
+
+    Window ``k`` is ``[t0 + k*w*(1 - overlap), t0 + k*w*(1 - overlap) + w)`` with ``w = (t[-1] - t0 + 1) / bins
+    * (1 + overlap)``, exactly: a whole ``t`` is inside when it is inside the edges rounded up, which are
+    computed in Python ints, with ``overlap`` the decimal fraction ``num / den`` it prints as (0.3 is 3/10).
+    """
     bins = whole_number(bins, "n_time_bins", 1)
-    overlap = _bin_overlap(overlap)
+    num, den = Fraction(repr(_bin_overlap(overlap))).as_integer_ratio()
     _too_many(bins, max_frames)
     if not len(t):
         return np.zeros(bins, np.int64), np.zeros(bins, np.int64)
-    window = (int(t[-1]) - int(t[0]) + 1) / bins * (1 + overlap)
-    opens = np.arange(bins) * (window * (1 - overlap)) + t[0]
-    return np.searchsorted(t, opens), np.searchsorted(t, opens + window)
+    first, last = int(t[0]), int(t[-1])
+    # window k is first + [a, a + den) * size / parts with a = k * (den - num); edges rounded up
+    size, parts = (last - first + 1) * (den + num), bins * den * den
+    starts = [k * (den - num) for k in range(bins)]
+    opens = [first - (-a * size // parts) for a in starts]
+    ends = [min(first - (-(a + den) * size // parts), last + 1) for a in starts]     # int64 even past t[-1]
+    return np.searchsorted(t, np.array(opens, np.int64)), np.searchsorted(t, np.array(ends, np.int64))
 
 
 def _slices_by_event_bins(n, bins, overlap, max_frames):
@@ -148,7 +167,7 @@ def to_frames(events, sensor_size, *, time_window=None, event_count=None, n_time
     if time_window is not None:
         starts, ends = _slices_by_time(t, time_window, overlap, include_incomplete, start_time, end_time, max_frames)
     elif event_count is not None:
-        starts, ends = _slices_by_count(len(t), event_count, overlap, include_incomplete)
+        starts, ends = _slices_by_count(len(t), event_count, overlap, include_incomplete, max_frames)
     elif n_time_bins is not None:
         starts, ends = _slices_by_time_bins(t, n_time_bins, overlap, max_frames)
     else:
@@ -163,8 +182,16 @@ def to_frames(events, sensor_size, *, time_window=None, event_count=None, n_time
 # ---- filters ------------------------------------------------------------------------------------
 
 def _filtered(events, sensor_size, mask, microseconds, name: str) -> np.ndarray:
-    """The events that the kernel ``mask`` keeps, given a time parameter of whole microseconds."""
+    """The events that the kernel ``mask`` keeps, given a time parameter of whole microseconds.
+
+    The kernels keep the last event time of every pixel (8 bytes or more each), so the sensor may have
+    at most 2**26 pixels (8192 x 8192; 512 MiB of state).
+    """
     width, height, _ = sensor_shape(sensor_size)
+    if width * height > _MAX_FILTER_PIXELS:
+        raise ValidationError(f"a sensor of {width} x {height} pixels is larger than the filters' 2**26 "
+                              f"({_MAX_FILTER_PIXELS:,}): denoise and refractory_filter keep the last event time "
+                              "of every pixel")
     events = checked_events(events, sensor_size)
     microseconds = whole_number(microseconds, name, 0)
     keep = np.empty(len(events), np.bool_)

@@ -18,7 +18,7 @@ def _grown(a, size):
 
 
 @njit(cache=True, nogil=True)
-def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init):
+def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init, max_crossings):
     """Signal events of a video of log intensities ``levels [T, H, W]`` at ``times`` (µs, increasing).
 
     Per pixel, ``d = L - L_ref``. Between frames ``k`` and ``k + 1``, ``L`` is linear in time and
@@ -28,18 +28,21 @@ def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init
     threshold (``d`` returns to 0); several events per interval when the change spans several
     thresholds. An event less than ``refractory`` µs after the pixel's last emitted event is not
     emitted, but ``L_ref`` still moves. ``d`` starts at ``d_init``.
-    Returns columns ``x, y, t, p`` in emission order (by interval, then pixel, then time).
+    Returns columns ``x, y, t, p`` in emission order (by interval, then pixel, then time), and whether
+    the video was done within ``max_crossings`` threshold crossings (emitted or not): the kernel stops
+    at the next one, which bounds its time and memory whatever the levels and drift.
     """
     steps, height, width = levels.shape
     pixels = height * width
     frames = levels.reshape(steps, pixels)
     on_t, off_t, leak = theta_on.ravel(), theta_off.ravel(), drift.ravel()
-    cap = max(1024, 4 * pixels)
+    cap = min(max(1024, 4 * pixels), max_crossings)
     xs = np.empty(cap, np.uint16)
     ys = np.empty(cap, np.uint16)
     ts = np.empty(cap, np.int64)
     ps = np.empty(cap, np.uint8)
     n = 0
+    left = max_crossings
     d = d_init.ravel().copy()
     last = np.zeros(pixels, np.int64)
     fired = np.zeros(pixels, np.bool_)
@@ -57,19 +60,23 @@ def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init
                 gap = on_t[j] - dd if slope > 0.0 else -off_t[j] - dd
                 if gap / slope > 1.0 - f:
                     break
+                left -= 1
+                if left < 0:
+                    return xs[:n], ys[:n], ts[:n], ps[:n], False
                 f += gap / slope
                 dd = 0.0
                 te = t0 + np.int64(math.floor(f * dt + 0.5))
                 if refractory > 0 and fired[j] and te - last[j] < refractory:
                     continue
-                if n == xs.shape[0]:
-                    xs, ys, ts, ps = _grown(xs, 2 * n), _grown(ys, 2 * n), _grown(ts, 2 * n), _grown(ps, 2 * n)
+                if n == xs.shape[0]:                     # n < max_crossings here
+                    size = min(2 * n, max_crossings)
+                    xs, ys, ts, ps = _grown(xs, size), _grown(ys, size), _grown(ts, size), _grown(ps, size)
                 xs[n], ys[n], ts[n], ps[n] = j % width, j // width, te, slope > 0.0
                 n += 1
                 last[j] = te
                 fired[j] = True
             d[j] = dd + slope * (1.0 - f)
-    return xs[:n], ys[:n], ts[:n], ps[:n]
+    return xs[:n], ys[:n], ts[:n], ps[:n], True
 
 
 @njit(cache=True, nogil=True)

@@ -2,7 +2,9 @@
 
 Every kernel reads the columns ``x, y, t, p`` of events that passed
 ``spiking.datasets.transforms.checked_events`` (coordinates inside the sensor, polarity 0/1, time
-non-decreasing) and writes into arrays it is given, so the Python side owns all allocation.
+non-decreasing and within ``+-2**62`` µs) and writes into arrays it is given, so the Python side owns
+all allocation. Times are compared as ``last > t - d`` for a duration ``0 <= d <= 2**62``, which
+cannot overflow there, where ``t - last`` can (it reaches ``2**63``).
 """
 import numpy as np
 from numba import njit
@@ -11,7 +13,8 @@ from numba import njit
 @njit(inline="always")
 def _fails(x, y, t, p, prev, width, height):
     """Whether an event lies outside ``width x height``, has ``p > 1`` or is earlier than ``prev``
-    (the time of the event before it)."""
+    (the time of the event before it). Times in order lie within ``+-2**62`` when the first and the
+    last do, which the Python side checks (``spiking.datasets.events.within_span``)."""
     return (x >= width) | (y >= height) | (p > 1) | (t < prev)
 
 
@@ -44,22 +47,20 @@ def denoise_mask(x, y, t, width, height, filter_time, keep):
     """Keep an event when one of its 4 neighbour pixels had an event less than ``filter_time`` µs before.
 
     ``keep[i]`` is set for each event; returns how many are kept. A pixel without an earlier event
-    supports nothing. The event's own pixel is stamped before its neighbours are read, as in Tonic,
-    so an event never supports itself. The grid has a border of pixels that never fire, so the
-    four tests need no bounds checks and no branches.
+    holds the time ``-2**63``, which is never above ``t - filter_time``, so it supports nothing. The
+    event's own pixel is stamped before its neighbours are read, as in Tonic, so an event never
+    supports itself. The grid has a border of pixels that never fire, so the four tests need no
+    bounds checks and no branches.
     """
     stride = width + 2
-    last = np.zeros(stride * (height + 2), np.int64)
-    seen = np.zeros(stride * (height + 2), np.bool_)
+    last = np.full(stride * (height + 2), np.iinfo(np.int64).min, np.int64)
     kept = 0
     for i in range(x.shape[0]):
         k = (np.int64(y[i]) + 1) * stride + np.int64(x[i]) + 1
         ti = t[i]
         last[k] = ti
-        seen[k] = True
-        near = ((seen[k - 1] & (ti - last[k - 1] < filter_time)) | (seen[k + 1] & (ti - last[k + 1] < filter_time))
-                | (seen[k - stride] & (ti - last[k - stride] < filter_time))
-                | (seen[k + stride] & (ti - last[k + stride] < filter_time)))
+        since = ti - filter_time
+        near = (last[k - 1] > since) | (last[k + 1] > since) | (last[k - stride] > since) | (last[k + stride] > since)
         keep[i] = near
         kept += near
     return kept
@@ -77,7 +78,7 @@ def refractory_mask(x, y, t, width, height, period, keep):
     kept = 0
     for i in range(x.shape[0]):
         k = np.int64(y[i]) * width + np.int64(x[i])
-        ok = not seen[k] or t[i] - last[k] > period
+        ok = not seen[k] or last[k] < t[i] - period
         keep[i] = ok
         kept += ok
         last[k] = t[i]

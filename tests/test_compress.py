@@ -94,8 +94,9 @@ def test_quantization_grid_per_layer_and_per_channel():
     got = quantize(net, 3, per_channel=True).projections["in->out"].ops[0].weight
     assert np.array_equal(got[0], (np.array([3, -2, 1]) * 0.5 / 3).astype(np.float32))
     assert np.array_equal(got[1], (np.array([3, 1, -2]) / 3).astype(np.float32))
-    with pytest.raises(sp.ValidationError, match="bits must be"):
-        quantize(net, 1)
+    for bits in (1, 17, 4.5, np.inf):
+        with pytest.raises(sp.ValidationError, match=r"bits must be a whole number in \[2, 16\]"):
+            quantize(net, bits)
 
 
 def test_quantization_of_conv_and_sparse_keeps_zeros_and_levels():

@@ -158,3 +158,63 @@ def test_errors():
         DVS(threshold_on=0.0)
     with pytest.raises(ValidationError, match="eps must be a finite number > 0"):
         DVS(eps=0)
+
+
+# ---- bounded output --------------------------------------------------------------------------------
+
+LIMIT = r"emulate: this video and camera make more than MAX_EVENTS = "
+STILL = np.ones((2, 8, 8))
+JUMP = np.array([[[0.0]], [[1e15]]])                                 # 1e17 thresholds of 0.01 in one frame
+RUNAWAY = {"leak": lambda: emulate(STILL, [0, 10 ** 6], camera=DVS(leak_rate=1e12)),
+           "shot noise": lambda: emulate(STILL, [0, 10 ** 6], camera=DVS(shot_noise_rate=1e12)),
+           "shot noise past float": lambda: emulate(STILL, [0, 10 ** 6], camera=DVS(shot_noise_rate=1e300)),
+           "jump": lambda: emulate_log(JUMP, [0, 1000], DVS(threshold_on=0.01)),
+           "jump, refractory": lambda: emulate_log(JUMP, [0, 1000], DVS(threshold_on=0.01, refractory=10 ** 6))}
+
+
+@pytest.mark.parametrize("case", RUNAWAY)
+def test_runaway_cameras_are_refused(case, monkeypatch):
+    # a smaller limit, for speed: events are stored at about 200 ns each here, so 2**26 of them take ~13 s
+    import spiking.datasets.emulator as emulator
+
+    monkeypatch.setattr(emulator, "MAX_EVENTS", 2 ** 16)
+    with pytest.raises(ValidationError, match=LIMIT + "65,536"):
+        RUNAWAY[case]()
+
+
+@pytest.mark.parametrize("case", ["shot noise", "shot noise past float", "jump, refractory"])
+def test_runaway_cameras_are_refused_at_the_real_limit(case):
+    with pytest.raises(ValidationError, match=LIMIT + "67,108,864"):
+        RUNAWAY[case]()
+
+
+def test_the_limit_counts_crossings_and_events(monkeypatch):
+    import spiking.datasets.emulator as emulator
+
+    ramp, times = pixel_video([0.0, 0.9, 0.1]), [0, 1000, 3000]       # 5 crossings, as by hand above
+    camera = DVS(threshold_on=0.25, sigma=0.0, eps=EPS)
+    monkeypatch.setattr(emulator, "MAX_EVENTS", 5)
+    assert len(emulate(ramp, times, camera)) == 5
+    monkeypatch.setattr(emulator, "MAX_EVENTS", 4)
+    with pytest.raises(ValidationError, match=LIMIT + "4 threshold crossings"):
+        emulate(ramp, times, camera)
+    with pytest.raises(ValidationError, match=LIMIT + "4 threshold crossings"):    # 4 events, but 5 crossings
+        emulate(ramp, times, DVS(threshold_on=0.25, sigma=0.0, eps=EPS, refractory=300))
+    # shot noise: 2.9 Hz on 32 x 32 pixels for 1 s, 2969.6 expected; seed 2 draws 3000, seed 5 draws 3001
+    monkeypatch.setattr(emulator, "MAX_EVENTS", 3000)
+    video, noisy = np.ones((2, 32, 32)), DVS(shot_noise_rate=2.9)
+    assert len(emulate(video, [0, 10 ** 6], noisy, seed=2)) == 3000
+    with pytest.raises(ValidationError, match=LIMIT + r"3,000 events \(0 from the video, 3,001 of shot noise\)"):
+        emulate(video, [0, 10 ** 6], noisy, seed=5)
+    with pytest.raises(ValidationError, match=LIMIT + r"3,000 events \(0 from the video, 3.07e\+03 of shot noise exp"):
+        emulate(video, [0, 10 ** 6], DVS(shot_noise_rate=3.0))
+
+
+def test_huge_integer_parameters():
+    assert DVS(leak_rate=10 ** 30, threshold_on=2 ** 64).leak_rate == 10 ** 30
+    with pytest.raises(ValidationError, match=LIMIT):                   # 10**305 * 64 * 64 * 1000 s overflows float
+        emulate(np.ones((2, 64, 64)), [0, 10 ** 9], DVS(shot_noise_rate=10 ** 305))
+    with pytest.raises(ValidationError, match="shot_noise_rate must be a finite number >= 0"):
+        DVS(shot_noise_rate=10 ** 400)
+    with pytest.raises(ValidationError, match="refractory \\(µs\\) must be a whole number"):
+        DVS(refractory=2 ** 64)

@@ -272,3 +272,53 @@ def test_real_nmnist_recording():
     short = events_to_stimulus(ev, (34, 34), steps=100, dt_us=1000, t_start=0, max_count=1)
     assert_same(short, spiking.spikes(np.minimum(dense_frames([ev], 34, 34, 100, 1000, [0]), 1)))
     assert short.value.sum() < (ev["t"] < 100_000).sum()  # same-pixel events of a step were clipped to one
+
+
+# ---- extreme inputs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value", [2 ** 64, 10 ** 30, -10 ** 30, 2 ** 63, np.uint64(2 ** 64 - 1), float("inf")])
+def test_whole_number_range_errors_for_any_size(value):
+    from spiking.checks import whole_number
+
+    with pytest.raises(ValidationError, match="n must be a whole number in \\[1, 2\\*\\*62\\]"):
+        whole_number(value, "n", 1)
+
+
+@pytest.mark.parametrize("size", [(float("inf"), 4), (4, float("-inf")), (4, 4, float("inf")), (2 ** 64, 4),
+                                  (np.float64("inf"), 4)])
+def test_sensor_shape_errors_for_any_size(size):
+    with pytest.raises(ValidationError, match="sensor_size must be"):
+        sensor_shape(size)
+    with pytest.raises(ValidationError, match="sensor_size must be"):
+        events_to_stimulus(make_events([0], [0], [0], [0]), size, 2, 10)
+
+
+@pytest.mark.parametrize("t, first_bad", [([-2 ** 63 + 1, 2 ** 63 - 1], 0), ([0, 2 ** 62 + 1], 1),
+                                          ([-2 ** 62 - 1, 0, 1], 0), ([0, 1, 2 ** 63 - 1, 2 ** 63 - 1], 2)])
+@pytest.mark.parametrize("dtype", ["<i8", ">i8"])
+def test_times_are_bounded_to_2_62_for_every_dtype(t, first_bad, dtype):
+    raw = np.zeros(len(t), [("x", "<u2"), ("y", "<u2"), ("t", dtype), ("p", "u1")])
+    raw["t"] = t
+    with pytest.raises(ValidationError, match=rf"events\[{first_bad}\]: t = {t[first_bad]} is outside \+-2\*\*62"):
+        validate_events(raw)
+    with pytest.raises(ValidationError, match=r"is outside \+-2\*\*62"):
+        events_to_stimulus(raw, (4, 4), 2, 10)
+    assert validate_events(np.array([(0, 0, -2 ** 62, 0), (0, 0, 2 ** 62, 1)], raw.dtype))["t"].tolist() == \
+        [-2 ** 62, 2 ** 62]
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(steps=10 ** 30), "steps must be a whole number"),
+    (dict(steps=2 ** 64, dt_us=1), "steps must be a whole number"),
+    (dict(dt_us=10 ** 20), "dt_us must be a whole number"),
+    (dict(t_start=-10 ** 30), "t_start must be a whole number"),
+    (dict(steps=10 ** 9, dt_us=1), r"1000000000 steps x 1 samples = 1000000000 rows .* at most 2\*\*26"),
+    (dict(steps=2 ** 25, dt_us=1, events=[make_events([0], [0], [0], [0])] * 3), r"= 100663296 rows"),
+    (dict(sensor_size=(65536, 65536)), r"2 x 65536 x 65536 = 8589934592 input neurons; each must be at most 2\*\*26"),
+    (dict(sensor_size=(8192, 8193), merge_polarities=True), r"1 x 8193 x 8192 = 67117056 input neurons"),
+])
+def test_huge_arguments_are_refused_before_binning(kwargs, message):
+    args = dict(events=[make_events([0], [0], [0], [0])], sensor_size=(5, 3), steps=2, dt_us=10) | kwargs
+    with pytest.raises(ValidationError, match=message):
+        events_to_stimulus(**args)
+

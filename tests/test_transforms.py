@@ -1,4 +1,6 @@
 """Event transforms against Tonic (value for value), against hand-computed cases, and where Tonic is wrong."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -310,3 +312,114 @@ def test_benchmark_stream_and_rows(T):
     names = {r["transform"] for r in report["rows"]}
     assert [f["transform"] for f in report["floors"]] == ["FlipLR", "ToFrame time_window=10 ms"]
     assert all(f["transform"] in names and f["most_speedup"] == f["tonic_s"] / f["floor_s"] for f in report["floors"])
+
+
+# ---- extreme inputs: a ValidationError before any allocation, exact results at the limits -----------
+
+TRANSFORMS = [lambda e, s: to_frames(e, s, time_window=10), lambda e, s: to_frames(e, s, event_count=2),
+              lambda e, s: to_frames(e, s, n_time_bins=3), lambda e, s: to_frames(e, s, n_event_bins=3),
+              lambda e, s: denoise(e, s, 10), lambda e, s: refractory_filter(e, s, 10), flip_lr, flip_ud,
+              flip_polarity, lambda e, s: crop(e, s, (0, 0), (2, 2)), lambda e, s: downsample(e, s, (2, 2))]
+
+
+@pytest.mark.parametrize("call, name", [
+    (lambda ev: to_frames(ev, (4, 4), time_window=10 ** 20), "time_window"),
+    (lambda ev: to_frames(ev, (4, 4), time_window=10, start_time=-2 ** 64), "start_time"),
+    (lambda ev: to_frames(ev, (4, 4), event_count=2 ** 64), "event_count"),
+    (lambda ev: to_frames(ev, (4, 4), n_time_bins=10 ** 30), "n_time_bins"),
+    (lambda ev: denoise(ev, (4, 4), 10 ** 30), "filter_time"),
+    (lambda ev: refractory_filter(ev, (4, 4), -10 ** 30), "period"),
+    (lambda ev: crop(ev, (4, 4), (2 ** 70, 0), (1, 1)), "origin"),
+])
+def test_huge_integer_parameters_are_range_errors(call, name):
+    with pytest.raises(ValidationError, match=f"{name} must be a whole number in"):
+        call(random_events(0, 10, 4, 4))
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("size", [(float("inf"), 4), (4, -float("inf")), (4, 4, float("inf"))])
+def test_infinite_sensor_size_is_a_validation_error(transform, size):
+    with pytest.raises(ValidationError, match="sensor_size must be"):
+        transform(random_events(0, 10, 4, 4), size)
+
+
+def test_frames_past_the_cell_limit_are_refused_before_allocating():
+    with pytest.raises(ValidationError, match="300000 frames would hold more than 2\\*\\*31"):
+        to_frames(np.zeros(300_000, EVENT_DTYPE), (128, 128), event_count=1)
+    # one frame of a 65536 x 65536 sensor already holds 2**33 counts, events or not
+    empty, one = np.empty(0, EVENT_DTYPE), make_events([1], [1], [5], [1])
+    for ev in (empty, one):
+        for kw in (dict(time_window=10), dict(event_count=5), dict(n_time_bins=1), dict(n_event_bins=1)):
+            with pytest.raises(ValidationError, match="1 frames would hold more than 2\\*\\*31"):
+                to_frames(ev, (65536, 65536), **kw)
+
+
+@pytest.mark.parametrize("transform", [denoise, refractory_filter])
+def test_filters_refuse_sensors_past_their_pixel_limit(transform):
+    for size in ((65536, 65536), (8193, 8192), (65536, 1025, 1)):
+        with pytest.raises(ValidationError, match=rf"sensor of {size[0]} x {size[1]} pixels is larger than "
+                                                  r"the filters' 2\*\*26"):
+            transform(make_events([1], [1], [5], [1]), size, 10)
+
+
+def test_filter_pixel_limit_is_inclusive():
+    assert len(refractory_filter(make_events([65535], [1023], [5], [1]), (65536, 1024), 10)) == 1
+
+
+OUT_OF_SPAN = [[-2 ** 63 + 1, 2 ** 63 - 1], [0, 2 ** 62 + 1], [-2 ** 62 - 1, 0], [2 ** 63 - 1] * 2]
+
+
+@pytest.mark.parametrize("transform", TRANSFORMS)
+@pytest.mark.parametrize("t", OUT_OF_SPAN)
+def test_times_past_2_62_are_refused_by_every_transform(transform, t):
+    ev = np.array([(0, 0, t[0], 1), (1, 0, t[1], 0)], EVENT_DTYPE)       # EVENT_DTYPE: the fast path
+    with pytest.raises(ValidationError, match=r"events\[\d\]: t = -?\d+ is outside \+-2\*\*62"):
+        transform(ev, (4, 4))
+    with pytest.raises(ValidationError, match=r"events\[\d\]: t = -?\d+ is outside \+-2\*\*62"):
+        transform(as_tonic(ev), (4, 4))
+
+
+def test_filters_are_exact_across_the_whole_time_range():
+    # t - t_prev = 2**63 at the ends of the range: more than any period, and too late to support a neighbour
+    ev = make_events([0, 0, 1], [0, 0, 0], [-2 ** 62, 2 ** 62, 2 ** 62], [1, 1, 0])
+    assert list(refractory_filter(ev, (2, 1), 2 ** 62)["t"]) == [-2 ** 62, 2 ** 62, 2 ** 62]
+    assert list(denoise(ev, (2, 1), 2 ** 62)["t"]) == [2 ** 62]           # (1, 0) sees (0, 0) at the same t
+    assert len(denoise(ev[[0, 2]], (2, 1), 2 ** 62)) == 0
+    assert list(flip_lr(ev, (2, 1))["x"]) == [1, 1, 0]
+
+
+@FEW
+@given(streams, st.integers(1, 20), st.sampled_from([0.0, 0.1, 0.25, 0.3, 0.5, 0.9]),
+       st.sampled_from([0, 2 ** 53 + 1, 2 ** 62 - 30_000, -2 ** 62]))
+def test_time_bins_by_exact_fractions(stream, bins, overlap, shift):
+    # a second implementation: each event against each bin's edges as exact fractions
+    ev, size = events_of(stream)
+    ev["t"] += shift
+    t = [int(v) for v in ev["t"]]
+    width = Fraction(t[-1] - t[0] + 1, bins) * (1 + Fraction(str(overlap)))
+    expected = np.zeros((bins, 2, size[1], size[0]), int)
+    for k in range(bins):
+        start = t[0] + k * width * (1 - Fraction(str(overlap)))
+        inside = np.array([start <= v < start + width for v in t])
+        np.add.at(expected[k], (ev["p"][inside], ev["y"][inside], ev["x"][inside]), 1)
+    np.testing.assert_array_equal(to_frames(ev, size, n_time_bins=bins, overlap=overlap), expected)
+
+
+def test_time_bins_are_exact_far_from_zero():
+    assert to_frames(make_events([1], [1], [2 ** 60 + 1], [1]), (4, 4), n_time_bins=7).sum() == 1
+    ev = random_events(4, 300, 5, 5, 0, 997)
+    for shift in (2 ** 53 + 1, 2 ** 60 + 3, 2 ** 62 - 997, -2 ** 62):
+        moved = ev.copy()
+        moved["t"] += shift
+        for bins, overlap in ((1, 0), (7, 0), (13, 0.0), (6, 0.25), (9, 0.1), (20, 0.9)):
+            np.testing.assert_array_equal(to_frames(moved, (5, 5), n_time_bins=bins, overlap=overlap),
+                                          to_frames(ev, (5, 5), n_time_bins=bins, overlap=overlap))
+    whole = make_events([0, 1], [0, 0], [-2 ** 62, 2 ** 62], [1, 1])      # t[-1] - t[0] + 1 > 2**63
+    assert to_frames(whole, (2, 1), n_time_bins=3).sum() == 2
+    assert to_frames(whole, (2, 1), n_time_bins=1, overlap=0.9).sum() == 2
+
+
+def test_time_windows_reaching_past_2_62():
+    ev = make_events([0, 1], [0, 0], [0, 2 ** 62], [1, 1])
+    frames = to_frames(ev, (2, 1), time_window=2 ** 62, start_time=2 ** 62, end_time=2 ** 62, include_incomplete=True)
+    assert frames.shape == (1, 2, 1, 2) and frames[0, 1, 0, 1] == 1 and frames.sum() == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import ValidationError
+from ..checks import whole_number
 from ..network import Network
 from ..network.ops import Conv2d, Linear, Sparse
 from .rebuild import rebuild
@@ -18,9 +18,7 @@ from .rebuild import rebuild
 
 def levels(bits: int) -> int:
     """The largest integer magnitude of a signed symmetric ``bits``-bit grid."""
-    if int(bits) != bits or not 2 <= bits <= 16:
-        raise ValidationError(f"bits must be a whole number in [2, 16], got {bits}")
-    return 2 ** (int(bits) - 1) - 1
+    return 2 ** (whole_number(bits, "bits", 2, 16) - 1) - 1
 
 
 def grid(weights: np.ndarray, bits: int, channel_max: np.ndarray | float) -> np.ndarray:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..neurons import IF
 from ..value import ByValue
@@ -60,13 +61,10 @@ class Projection(ByValue):
 
 
 def _check_shape(name: str, shape) -> tuple:
-    try:
-        shape = tuple(int(s) for s in shape)
-    except TypeError:
-        shape = (int(shape),)
-    if not shape or min(shape) < 1:
-        raise ValidationError(f"population '{name}': shape must be non-empty positive integers, got {shape}")
-    return shape
+    dims = tuple(shape) if np.iterable(shape) else (shape,)
+    if not dims:
+        raise ValidationError(f"population '{name}': shape must be non-empty positive integers, got {shape!r}")
+    return tuple(whole_number(d, f"population '{name}': shape", 1) for d in dims)
 
 
 def _check_neuron_params(name: str, neuron: IF, shape: tuple) -> None:
@@ -143,8 +141,7 @@ class Network:
         recurrent = self.rank(pre) >= self.rank(post)
         if delay is None:
             delay = 1 if recurrent else 0
-        if int(delay) != delay or delay < 0:
-            raise ValidationError(f"projection '{name}': delay must be a whole number of steps >= 0, got {delay}")
+        delay = whole_number(delay, f"projection '{name}': delay", 0)
         if recurrent and delay < 1:
             raise ValidationError(f"projection '{name}': '{pre}' does not come before '{post}', so the projection "
                                   f"closes a cycle and needs delay >= 1, got {delay}")

@@ -9,15 +9,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..value import ByValue
 
 
-def _pair(v, name: str) -> tuple[int, int]:
+def _pair(v, name: str, low: int) -> tuple[int, int]:
     t = (v, v) if np.isscalar(v) else tuple(v)
-    if len(t) != 2 or any(int(x) != x for x in t):
+    if len(t) != 2:
         raise ValidationError(f"{name} must be an int or a pair of ints, got {v!r}")
-    return int(t[0]), int(t[1])
+    return whole_number(t[0], name, low), whole_number(t[1], name, low)
 
 
 def _weight(w, ndim: int, op: str) -> np.ndarray:
@@ -129,12 +130,9 @@ class Conv2d(ByValue):
 
     def __post_init__(self):
         object.__setattr__(self, "weight", _weight(self.weight, 4, "Conv2d"))
-        object.__setattr__(self, "stride", _pair(self.stride, "Conv2d stride"))
-        object.__setattr__(self, "padding", _pair(self.padding, "Conv2d padding"))
-        object.__setattr__(self, "groups", int(self.groups))
-        if min(self.stride) < 1 or min(self.padding) < 0 or self.groups < 1:
-            raise ValidationError(f"Conv2d: stride must be >= 1, padding >= 0 and groups >= 1, got "
-                                  f"{self.stride}, {self.padding}, {self.groups}")
+        object.__setattr__(self, "stride", _pair(self.stride, "Conv2d stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, "Conv2d padding", 0))
+        object.__setattr__(self, "groups", whole_number(self.groups, "Conv2d groups", 1))
         if self.weight.shape[0] % self.groups:
             raise ValidationError(f"Conv2d: {self.weight.shape[0]} output channels do not divide into {self.groups} groups")
 
@@ -159,12 +157,10 @@ class SumPool2d(ByValue):
 
     def __post_init__(self):
         name = type(self).__name__
-        k = _pair(self.kernel_size, f"{name} kernel_size")
+        k = _pair(self.kernel_size, f"{name} kernel_size", 1)
         object.__setattr__(self, "kernel_size", k)
-        object.__setattr__(self, "stride", _pair(k if self.stride is None else self.stride, f"{name} stride"))
-        object.__setattr__(self, "padding", _pair(self.padding, f"{name} padding"))
-        if min(k) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValidationError(f"{name}: kernel and stride must be >= 1 and padding >= 0")
+        object.__setattr__(self, "stride", _pair(k if self.stride is None else self.stride, f"{name} stride", 1))
+        object.__setattr__(self, "padding", _pair(self.padding, f"{name} padding", 0))
         if self.padding[0] * 2 > k[0] or self.padding[1] * 2 > k[1]:
             raise ValidationError(f"{name}: padding {self.padding} must be at most half the kernel {k}")
 

@@ -1,6 +1,7 @@
 """Run a network event-driven (numba) or densely (torch reference) and count what happened."""
 from __future__ import annotations
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..network import MaxPool2d, Network
 from .compile import Plan, compile_network
@@ -50,12 +51,10 @@ def run(net: Network, stimulus: Stimulus | None = None, steps: int | None = None
         if stimulus is None or stimulus.constant:
             raise ValidationError("steps must be given for a constant or absent stimulus")
         steps = stimulus.steps
-    if int(steps) != steps or steps < 1:
-        raise ValidationError(f"steps must be a positive whole number, got {steps}")
+    steps = whole_number(steps, "steps", 1)
     if stimulus is not None and not stimulus.constant and stimulus.steps != steps:
         raise ValidationError(f"steps={steps} but the stimulus has {stimulus.steps} steps")
-    if int(batch) != batch or batch < 1:
-        raise ValidationError(f"batch must be a positive whole number, got {batch}")
+    batch = whole_number(batch, "batch", 1)
     if backend == "dense":
         from .dense import DenseReference, run_dense  # torch loads only for the dense reference
 

@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..datasets.events import MAX_SPAN, sensor_shape, validate_events, whole_number
+from ..checks import whole_number
+from ..datasets.events import MAX_SPAN, sensor_shape, validate_events
 from ..errors import ValidationError
 from ..kernels.events import bin_events
 from .stimulus import Stimulus
 
 _INT64_MAX = int(np.iinfo(np.int64).max)
+_MAX_INDEX = 2 ** 26
 
 
 def _window_starts(t_start, samples: list) -> list[int]:
@@ -37,6 +39,8 @@ def events_to_stimulus(events, sensor_size, steps: int, dt_us: int, *, t_start=N
     ``steps * dt_us`` window are dropped. Events of one pixel, polarity and step add up to a spike
     count, which must stay <= 255 (a ``ValidationError`` otherwise), unless ``max_count`` (1..255)
     clips it (``max_count=1``: binary spikes).
+    The binning keeps int64 offsets per row (``steps * batch``) and per input neuron (``P * H * W``):
+    each may be at most 2**26 (512 MiB per array), or a ``ValidationError`` says which is too large.
     """
     samples = [events] if isinstance(events, np.ndarray) else list(events)
     if not samples:
@@ -49,9 +53,14 @@ def events_to_stimulus(events, sensor_size, steps: int, dt_us: int, *, t_start=N
     if max_count is not None:
         max_count = whole_number(max_count, "max_count", 1, 255)
     channels = 1 if merge_polarities or polarities == 1 else 2
+    batch = len(samples)
+    rows, neurons = steps * batch, channels * height * width
+    if max(rows, neurons) > _MAX_INDEX:
+        raise ValidationError(f"events_to_stimulus: {steps} steps x {batch} samples = {rows} rows and {channels} x "
+                              f"{height} x {width} = {neurons} input neurons; each must be at most 2**26 "
+                              f"({_MAX_INDEX:,}): the binning keeps an int64 offset per row and per neuron")
     samples = [validate_events(ev, sensor_size, f"events[{b}]") for b, ev in enumerate(samples)]
     starts = _window_starts(t_start, samples)
-    batch = len(samples)
     offsets = np.zeros(batch + 1, np.int64)
     np.cumsum([len(ev) for ev in samples], out=offsets[1:])
     x, y, t, p = (np.concatenate([ev[f] for ev in samples]) for f in "xytp")

@@ -10,6 +10,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..checks import whole_number
 from ..errors import ValidationError
 from ..kernels.stimulus import scatter_rows
 
@@ -34,17 +35,19 @@ class Stimulus:
     def __post_init__(self):
         # The kernels index with these arrays unchecked: a bad row would write out of bounds. They are
         # private read-only copies, so nothing can change them once checked.
-        shape = tuple(int(d) for d in self.shape)
+        shape = tuple(whole_number(d, "stimulus: shape", 1) for d in self.shape)
         object.__setattr__(self, "shape", shape)
+        object.__setattr__(self, "steps", whole_number(self.steps, "stimulus: steps", 1))
+        object.__setattr__(self, "batch", whole_number(self.batch, "stimulus: batch", 1))
         for name, dtype in (("ptr", np.int64), ("index", np.int64), ("value", np.float32)):
             array = np.array(getattr(self, name), dtype, order="C")
             array.flags.writeable = False
             object.__setattr__(self, name, array)
         ptr, index, value = self.ptr, self.index, self.value
         rows = self.steps * self.batch
-        if self.steps < 1 or self.batch < 1 or (self.constant and self.steps != 1) or min(shape, default=0) < 1:
-            raise ValidationError(f"stimulus: steps {self.steps}, batch {self.batch} and shape {shape} must be "
-                                  "positive (steps 1 when constant)")
+        if (self.constant and self.steps != 1) or not shape:
+            raise ValidationError(f"stimulus: a constant stimulus has 1 step and every stimulus a shape, got steps "
+                                  f"{self.steps}, shape {shape}")
         if ptr.shape != (rows + 1,) or ptr[0] != 0 or ptr[-1] != len(index) or (np.diff(ptr) < 0).any():
             raise ValidationError(f"stimulus: ptr must hold {rows + 1} non-decreasing offsets from 0 to {len(index)}")
         if value.shape != index.shape:
@@ -130,7 +133,6 @@ def poisson(rates, steps: int, seed: int | None = 0) -> Stimulus:
     r = _to_numpy(rates).astype(np.float64)
     if r.ndim < 2 or not np.isfinite(r).all() or (r < 0).any() or (r > 1).any():
         raise ValidationError("rates must be a [B, ...] array of probabilities in [0, 1]")
-    if int(steps) != steps or steps < 1:
-        raise ValidationError(f"steps must be a positive whole number, got {steps}")
+    steps = whole_number(steps, "steps", 1)
     rng = np.random.default_rng(seed)
-    return _from_dense((rng.random((int(steps),) + r.shape) < r).astype(np.uint8), analog=False)
+    return _from_dense((rng.random((steps,) + r.shape) < r).astype(np.uint8), analog=False)
