@@ -25,8 +25,8 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import ValidationError
-from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, flip_events, refractory_mask,
-                                 remap_events, select_events)
+from ..kernels.transforms import (accumulate_frames, denoise_mask, first_invalid, flip_events, positions,
+                                 refractory_mask, remap_events, select_events)
 from .events import EVENT_DTYPE, MAX_SPAN, sensor_shape, validate_events, within_span
 
 _MAX_FRAME_CELLS = 2 ** 31
@@ -83,7 +83,7 @@ def _slices_by_time(t, window, overlap, include_incomplete, start_time, end_time
     _too_many(count, max_frames)
     opens = np.arange(count, dtype=np.int64) * stride + start
     # every t <= 2**62: a window that would end past 2**62 + 1 (or past int64) ends there instead
-    return np.searchsorted(t, opens), np.searchsorted(t, np.minimum(opens, MAX_SPAN + 1 - window) + window)
+    return positions(t, opens), positions(t, np.minimum(opens, MAX_SPAN + 1 - window) + window)
 
 
 def _slices_by_count(n, count, overlap, include_incomplete, max_frames):
@@ -123,7 +123,7 @@ def _slices_by_time_bins(t, bins, overlap, max_frames):
     starts = [k * (den - num) for k in range(bins)]
     opens = [first - (-a * size // parts) for a in starts]
     ends = [min(first - (-(a + den) * size // parts), last + 1) for a in starts]     # int64 even past t[-1]
-    return np.searchsorted(t, np.array(opens, np.int64)), np.searchsorted(t, np.array(ends, np.int64))
+    return positions(t, np.array(opens, np.int64)), positions(t, np.array(ends, np.int64))
 
 
 def _slices_by_event_bins(n, bins, overlap, max_frames):

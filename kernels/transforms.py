@@ -30,6 +30,13 @@ def first_invalid(x, y, t, p, width, height):
 
 
 @njit(cache=True)
+def positions(t, values):
+    """``np.searchsorted(t, values)`` on the time column as it lies in the records, without numpy's
+    contiguous copy of the whole column (a binary search reads about 20 of its entries per value)."""
+    return np.searchsorted(t, values)
+
+
+@njit(cache=True)
 def accumulate_frames(x, y, p, starts, ends, width, plane, frames):
     """``frames[k, p*plane + y*width + x] += 1`` for the events ``starts[k]:ends[k]`` of every slice ``k``.
 
