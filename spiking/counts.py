@@ -18,6 +18,7 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from .checks import whole_number
 from .errors import ValidationError
 
 PROJECTION_COUNTS = ("synaptic_events", "effective_macs", "dense_macs")
@@ -46,8 +47,7 @@ class Counts:
     __hash__ = None
 
     def __post_init__(self):
-        if not isinstance(self.batch, (int, np.integer)) or self.batch < 1:
-            raise ValidationError(f"Counts: batch must be a positive int, got {self.batch!r}")
+        object.__setattr__(self, "batch", whole_number(self.batch, "Counts: batch", 1))
         steps = np.shape(self.spikes)[0] if np.ndim(self.spikes) == 2 else -1
         for keys, names in ((POPULATION_COUNTS, self.populations), (PROJECTION_COUNTS, self.projections)):
             for key in keys:
@@ -72,8 +72,7 @@ class Counts:
 
     def head(self, steps: int) -> "Counts":
         """The ledger of the first ``steps`` steps: what a run of that length counted."""
-        if not isinstance(steps, (int, np.integer)) or not 1 <= steps <= self.steps:
-            raise ValidationError(f"Counts.head: steps must lie in [1, {self.steps}], got {steps}")
+        steps = whole_number(steps, "Counts.head: steps", 1, self.steps)
         arrays = {key: getattr(self, key)[:steps].copy() for key in PROJECTION_COUNTS + POPULATION_COUNTS}
         return type(self)(self.projections, self.populations, self.batch, **arrays)
 

@@ -259,12 +259,12 @@ def test_combining_and_cutting_ledgers_refuses_what_does_not_fit():
         with pytest.raises(sp.ValidationError, match="needs one or more Counts"):
             sp.Counts.combine(parts)
     for steps in (5, 2.5):
-        with pytest.raises(sp.ValidationError, match=r"steps must lie in \[1, 4\]"):
+        with pytest.raises(sp.ValidationError, match=r"Counts.head: steps must be a whole number in \[1, 4\]"):
             long.head(steps)
 
 
 @pytest.mark.parametrize("change,message", [
-    (dict(batch=0), "batch must be a positive int"),
+    (dict(batch=0), "batch must be a whole number in"),
     (dict(spikes="counts"), "spikes must be non-negative integers"),
     (dict(synaptic_events=-np.ones((3, 1), np.int64)), "synaptic_events must be non-negative integers"),
     (dict(dense_macs=np.ones((3, 1))), "dense_macs must be non-negative integers"),

@@ -64,8 +64,8 @@ def test_weight_dimensions():
 
 
 @pytest.mark.parametrize("kwargs,message", [
-    (dict(n_post=2.5, pre_ptr=[0, 1], post=[1], values=[1.0]), "n_post must be a positive int, got 2.5"),
-    (dict(n_post=0, pre_ptr=[0, 0], post=[], values=[]), "n_post must be a positive int"),
+    (dict(n_post=2.5, pre_ptr=[0, 1], post=[1], values=[1.0]), r"n_post must be a whole number in \[1, 2\*\*62\], got 2.5"),
+    (dict(n_post=0, pre_ptr=[0, 0], post=[], values=[]), "n_post must be a whole number"),
     (dict(n_post=3, pre_ptr=[0, 2, 2], post=[[0, 1], [2, 0]], values=[[1, 1], [1, 1]]), "post must be a 1-D array"),
     (dict(n_post=3, pre_ptr=[0, 1], post=[1.7], values=[1.0]), "post must be a 1-D array of whole numbers"),
     (dict(n_post=3, pre_ptr=[0.5, 1], post=[1], values=[1.0]), "pre_ptr must be a 1-D array of whole numbers"),

@@ -71,8 +71,7 @@ class Sparse(ByValue):
     values: np.ndarray
 
     def __post_init__(self):
-        if not isinstance(self.n_post, (int, np.integer)) or isinstance(self.n_post, bool) or self.n_post < 1:
-            raise ValidationError(f"Sparse: n_post must be a positive int, got {self.n_post!r}")
+        object.__setattr__(self, "n_post", whole_number(self.n_post, "Sparse: n_post", 1))
         ptr, post = _indices(self.pre_ptr, "pre_ptr"), _indices(self.post, "post")
         vals = np.array(self.values, dtype=np.float32)
         vals.flags.writeable = False
@@ -84,7 +83,6 @@ class Sparse(ByValue):
             raise ValidationError(f"Sparse: post indices must lie in [0, {self.n_post})")
         if not np.isfinite(vals).all():
             raise ValidationError("Sparse: values contain NaN or infinite values")
-        object.__setattr__(self, "n_post", int(self.n_post))
         object.__setattr__(self, "pre_ptr", ptr)
         object.__setattr__(self, "post", post)
         object.__setattr__(self, "values", vals)
