@@ -309,7 +309,7 @@ def _set(name, value):
     (_set("projections/1/ops/0/post", np.array([9, 0, 1])), r"/projections/1/ops/0: Sparse: (post|pre_ptr)"),
     (_set("populations/1/neuron/beta", np.full(4, 0.5)), r"/populations/1: population 'h': beta has shape \(4,\)"),
     (_set("populations/1/neuron/beta", 1.5), r"/populations/1/neuron: LIF: beta must lie in \[0, 1\]"),
-    (lambda f: f["populations/1"].attrs.__setitem__("shape", np.array([0])), r"shape must be non-empty positive"),
+    (lambda f: f["populations/1"].attrs.__setitem__("shape", np.array([0])), r"shape must be a whole number in \[1,"),
     (lambda f: f["projections/2"].attrs.__setitem__("delay", 0), r"closes a cycle and needs delay >= 1"),
     (lambda f: f["projections/2"].attrs.__setitem__("post", "nowhere"), r"no population named 'nowhere'"),
     (lambda f: f.attrs.__setitem__("output", "nowhere"), r"output 'nowhere' is not a population"),
