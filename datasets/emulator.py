@@ -36,7 +36,7 @@ import numpy as np
 
 from ..checks import whole_number
 from ..errors import ValidationError
-from ..kernels.emulator import emulate_pixels
+from ..kernels.emulator import FULL, TOO_MANY, emulate_pixels
 from .events import EVENT_DTYPE
 
 MIN_THRESHOLD = 0.01
@@ -143,9 +143,14 @@ def _events(levels, times, camera: DVS, seed) -> np.ndarray:
     phase = rng.random((height, width))
     d_init = phase * theta_on if camera.leak_rate > 0 else np.zeros((height, width))
     drift = camera.leak_rate * 1e-6 * theta_on
-    x, y, t, p, done = emulate_pixels(levels, times, theta_on, theta_off, drift, camera.refractory, d_init,
-                                      MAX_EVENTS)
-    if not done:
+    capacity = min(max(1024, 8 * height * width), MAX_EVENTS)
+    while True:     # until the events fit: each try at most doubles the work of the last
+        x, y, t, p, ended = emulate_pixels(levels, times, theta_on, theta_off, drift, camera.refractory, d_init,
+                                           MAX_EVENTS, capacity)
+        if ended != FULL:
+            break
+        capacity = min(2 * capacity, MAX_EVENTS)
+    if ended == TOO_MANY:
         raise _too_many_events("threshold crossings (emitted or not)")
     duration = int(times[-1] - times[0])
     expected = float(camera.shot_noise_rate) * height * width * duration * 1e-6     # inf, not an error, past float

@@ -10,15 +10,12 @@ import numpy as np
 from numba import njit
 
 
-@njit(cache=True, nogil=True)
-def _grown(a, size):
-    b = np.empty(size, a.dtype)
-    b[:a.shape[0]] = a
-    return b
+DONE, FULL, TOO_MANY = 0, 1, 2
+"""How ``emulate_pixels`` ended: the whole video, out of room for events, past ``max_crossings``."""
 
 
 @njit(cache=True, nogil=True)
-def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init, max_crossings):
+def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init, max_crossings, capacity):
     """Signal events of a video of log intensities ``levels [T, H, W]`` at ``times`` (µs, increasing).
 
     Per pixel, ``d = L - L_ref``. Between frames ``k`` and ``k + 1``, ``L`` is linear in time and
@@ -28,19 +25,20 @@ def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init
     threshold (``d`` returns to 0); several events per interval when the change spans several
     thresholds. An event less than ``refractory`` µs after the pixel's last emitted event is not
     emitted, but ``L_ref`` still moves. ``d`` starts at ``d_init``.
-    Returns columns ``x, y, t, p`` in emission order (by interval, then pixel, then time), and whether
-    the video was done within ``max_crossings`` threshold crossings (emitted or not): the kernel stops
-    at the next one, which bounds its time and memory whatever the levels and drift.
+    Returns columns ``x, y, t, p`` in emission order (by interval, then pixel, then time) and how it
+    ended: ``DONE``; ``FULL`` when ``capacity`` events did not hold them all (the caller runs it again
+    with more: buffers that grow inside the loop make every step of it about twice as slow); or
+    ``TOO_MANY`` at the first threshold crossing (emitted or not) past ``max_crossings``, which bounds
+    its time whatever the levels and drift.
     """
     steps, height, width = levels.shape
     pixels = height * width
     frames = levels.reshape(steps, pixels)
     on_t, off_t, leak = theta_on.ravel(), theta_off.ravel(), drift.ravel()
-    cap = min(max(1024, 4 * pixels), max_crossings)
-    xs = np.empty(cap, np.uint16)
-    ys = np.empty(cap, np.uint16)
-    ts = np.empty(cap, np.int64)
-    ps = np.empty(cap, np.uint8)
+    xs = np.empty(capacity, np.uint16)
+    ys = np.empty(capacity, np.uint16)
+    ts = np.empty(capacity, np.int64)
+    ps = np.empty(capacity, np.uint8)
     n = 0
     left = max_crossings
     d = d_init.ravel().copy()
@@ -62,21 +60,20 @@ def emulate_pixels(levels, times, theta_on, theta_off, drift, refractory, d_init
                     break
                 left -= 1
                 if left < 0:
-                    return xs[:n], ys[:n], ts[:n], ps[:n], False
+                    return xs[:n], ys[:n], ts[:n], ps[:n], TOO_MANY
                 f += gap / slope
                 dd = 0.0
                 te = t0 + np.int64(math.floor(f * dt + 0.5))
                 if refractory > 0 and fired[j] and te - last[j] < refractory:
                     continue
-                if n == xs.shape[0]:                     # n < max_crossings here
-                    size = min(2 * n, max_crossings)
-                    xs, ys, ts, ps = _grown(xs, size), _grown(ys, size), _grown(ts, size), _grown(ps, size)
+                if n == capacity:
+                    return xs[:n], ys[:n], ts[:n], ps[:n], FULL
                 xs[n], ys[n], ts[n], ps[n] = j % width, j // width, te, slope > 0.0
                 n += 1
                 last[j] = te
                 fired[j] = True
             d[j] = dd + slope * (1.0 - f)
-    return xs[:n], ys[:n], ts[:n], ps[:n], True
+    return xs[:n], ys[:n], ts[:n], ps[:n], DONE
 
 
 @njit(cache=True, nogil=True)

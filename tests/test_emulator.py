@@ -40,6 +40,16 @@ def test_off_threshold_differs_from_on():
     assert list(ev["p"]) == [0, 0] and list(ev["t"]) == [500, 1000]
 
 
+def test_more_events_than_the_first_buffer_holds():
+    # One pixel: the emulator's first buffer holds 1,024 events; a rise of 3,000.5 thresholds over
+    # 3,000,500 us crosses at L = k * theta, t = 1000 k us for k = 1..3000, so it must try again.
+    theta = 0.01
+    ev = emulate_log(np.array([0.0, 3000.5 * theta]).reshape(2, 1, 1), [0, 3_000_500],
+                     DVS(threshold_on=theta, sigma=0.0))
+    assert len(ev) == 3000 and (ev["p"] == 1).all()
+    assert np.abs(ev["t"] - 1000 * np.arange(1, 3001)).max() <= 1
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.floats(0.0, 2.0), min_size=1, max_size=8), st.lists(st.integers(1, 5000), min_size=8, max_size=8),
        st.floats(0.05, 0.6))
