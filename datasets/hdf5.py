@@ -292,7 +292,7 @@ def _open_own(path, f, sensor_size) -> Hdf5Source:
 def _sensor_size(path, f) -> tuple[int, int, int]:
     """``(W, H, P)`` from the root attribute ``sensor_size``: 2 or 3 integers."""
     value = _attr(path, f, "sensor_size", "attrs/sensor_size")
-    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):  # sensor_shape's int() overflows on inf
+    if not (isinstance(value, np.ndarray) and value.dtype.kind in "iu"):  # floats are not a layout this writes
         raise fail(path, "attrs/sensor_size", f"expected integers (W, H) or (W, H, P), got {value!r}")
     try:
         return sensor_shape(value.tolist())

@@ -72,7 +72,7 @@ class IF(ByValue):
                     raise ValidationError(f"{model}: v_threshold must be > 0 (+inf for a non-spiking readout), got min {arr.min()}")
             elif not (np.abs(arr) <= _FLOAT32_MAX).all():
                 raise ValidationError(f"{model}: {f.name} must be finite in float32, the runtime's precision")
-            if f.name == "refractory" and ((arr < 0).any() or (arr > MAX_REFRACTORY).any() or (arr != np.round(arr)).any()):
+            if f.name == "refractory" and not ((0 <= arr) & (arr <= MAX_REFRACTORY) & (arr == np.round(arr))).all():
                 raise ValidationError(f"{model}: refractory must be a whole number of steps in [0, 2**62]")
             if isinstance(value, np.ndarray):       # a private read-only copy: the caller's array may change
                 value = value.copy()

@@ -114,7 +114,8 @@ def bench_transforms(n: int = 400_000, budget_s: float = 2.0, seed: int = 0) -> 
 
 def _table(head, body, markdown: bool) -> list[str]:
     if markdown:
-        return ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"] + ["| " + " | ".join(row) + " |" for row in body]
+        return (["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
+                + ["| " + " | ".join(row) + " |" for row in body])
     widths = [max(len(str(c)) for c in col) for col in zip(head, *body)]
     return ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths)))
             for row in (head, *body)]
